@@ -1,0 +1,103 @@
+# Everything CI does is a target here, so a user can run it locally with the same command.
+# Needs only python3 (3.11+), git and make: uv is installed on first use if it is missing.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+# VENV may point at an environment built elsewhere from the same uv.lock (the workflow tests
+# share one); the stamp below names the lock's content, so a fresh checkout does not resync.
+VENV ?= .venv
+ENV_DIR := $(abspath $(VENV))
+TOOLS := $(CURDIR)/.tools
+UV := $(or $(shell command -v uv 2>/dev/null),$(TOOLS)/bin/uv)
+LOCK_ID := $(shell cat uv.lock pyproject.toml 2>/dev/null | cksum | cut -d' ' -f1)
+STAMP := $(ENV_DIR)/.synced-$(LOCK_ID)
+export UV_PROJECT_ENVIRONMENT := $(ENV_DIR)
+# Stages run `python -m churn.<stage>`: the environment first on PATH, this checkout's code
+# first on the import path.
+export PATH := $(ENV_DIR)/bin:$(PATH)
+export PYTHONPATH := $(CURDIR)/src$(if $(PYTHONPATH),:$(PYTHONPATH))
+# Bytecode is compiled once at install (`--compile-bytecode`); a shell that sets
+# PYTHONDONTWRITEBYTECODE would otherwise recompile MLflow and sklearn in every stage.
+export UV_COMPILE_BYTECODE := 1
+PYTEST := pytest -q
+
+.PHONY: help install repro test lint format test-unit test-data test-model test-report \
+	test-e2e test-workflows report dvc-pull dvc-push mlflow-ui bench clean
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(TOOLS)/bin/uv:
+	@echo "uv not found: installing it into $(TOOLS) (a private venv, nothing system-wide)"
+	python3 -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check uv
+
+$(STAMP): | $(UV)
+	$(UV) sync --locked --compile-bytecode
+	@rm -f $(ENV_DIR)/.synced-*
+	@touch $@
+
+install: $(STAMP) ## Create the environment from uv.lock
+
+repro: install ## Run the pipeline (DVC re-runs only the stages whose inputs changed)
+	dvc repro
+
+lint: install ## ruff, actionlint and zizmor (offline) on the code and the workflows
+	ruff check src tests benchmarks
+	ruff format --check src tests benchmarks
+	actionlint
+	zizmor --offline --quiet .github/workflows
+
+format: install ## Apply ruff's fixes and formatting
+	ruff check --fix src tests benchmarks
+	ruff format src tests benchmarks
+
+test: lint repro ## Lint, reproduce the pipeline, then run every test
+	$(PYTEST)
+
+test-unit: install ## Unit tests: pure functions on tiny frames, no pipeline needed
+	$(PYTEST) tests/unit
+
+test-data: install ## Data tests: the data contract on the shipped data and a corpus of bad files
+	$(PYTEST) tests/data
+
+test-model: install ## Model tests on the model `make repro` produced
+	$(PYTEST) tests/model
+
+test-report: install ## Pull-request report tests on temporary git repositories
+	$(PYTEST) tests/report
+
+test-e2e: install ## A fork's journey with the real DVC and MLflow
+	$(PYTEST) tests/e2e
+
+test-workflows: install ## The GitHub Actions workflows, executed with act
+	$(PYTEST) tests/workflows
+
+dvc-pull: install ## Pull the DVC cache and run-cache, when a remote is configured
+	@if [ -n "$${DVC_REMOTE_URL:-}" ]; then dvc remote add --local --force --default ci "$$DVC_REMOTE_URL"; fi
+	@if dvc remote list | grep -q .; then dvc pull --run-cache --allow-missing; \
+	else echo "dvc-pull: no DVC remote configured; the pipeline runs from scratch"; fi
+
+dvc-push: install ## Push the DVC cache and run-cache, when a remote is configured
+	@if [ -n "$${DVC_REMOTE_URL:-}" ]; then dvc remote add --local --force --default ci "$$DVC_REMOTE_URL"; fi
+	@if dvc remote list | grep -q .; then dvc push --run-cache; \
+	else echo "dvc-push: no DVC remote configured; nothing to push"; fi
+
+# make report BASE=main OUT=reports/pr-report.md PR=12 FAIL_ON_REGRESSION=1
+BASE ?=
+OUT ?= reports/pr-report.md
+report: install ## Markdown report vs BASE (default: merge base with origin's default branch)
+	python -m churn.report $(if $(BASE),--base "$(BASE)") --out "$(OUT)" \
+		--plots-html reports/plots $(if $(PR),--pr $(PR)) \
+		$(if $(FAIL_ON_REGRESSION),--fail-on-regression)
+
+mlflow-ui: install ## Open the MLflow UI on the local store (http://127.0.0.1:5000)
+	mlflow ui --backend-store-uri $${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db}
+
+bench: install ## Time the pipeline against a bare script (see benchmarks/)
+	python benchmarks/pipeline.py
+
+clean: ## Remove pipeline outputs, the MLflow store and caches (keeps the environment)
+	rm -rf data/prepared models metrics plots reports mlflow.db mlruns .dvc/tmp .pytest_cache

@@ -1,0 +1,100 @@
+"""Reading and writing the pipeline's files, with errors that name the file.
+
+Only stage `main()` functions call this module; the cores take and return frames.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from churn.errors import PipelineError
+
+
+def read_csv(path: str | Path) -> pd.DataFrame:
+    """Read a CSV extract as strings-first pandas would, failing with one line naming the file.
+
+    A UTF-8 byte-order mark and CRLF line endings are accepted; anything that is not UTF-8,
+    not comma-separated, or has no rows is rejected here, before any stage trusts it.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise PipelineError(f"{path}: file not found")
+    if not path.is_file():
+        raise PipelineError(f"{path}: not a file")
+    try:
+        frame = pd.read_csv(path, encoding="utf-8-sig", na_values=["", " "], keep_default_na=True)
+    except PermissionError:
+        raise PipelineError(f"{path}: permission denied") from None
+    except UnicodeDecodeError as err:
+        raise PipelineError(
+            f"{path}: not valid UTF-8 (byte {err.object[err.start]:#04x} at offset {err.start})"
+        ) from None
+    except pd.errors.EmptyDataError:
+        raise PipelineError(f"{path}: file is empty") from None
+    except (pd.errors.ParserError, csv.Error) as err:
+        raise PipelineError(f"{path}: cannot parse as CSV ({_first_line(err)})") from None
+    if frame.empty:
+        raise PipelineError(f"{path}: no data rows (header only)")
+    return frame
+
+
+def read_parquet(path: str | Path) -> pd.DataFrame:
+    path = Path(path)
+    if not path.is_file():
+        raise PipelineError(f"{path}: file not found (run `make repro` to produce it)")
+    try:
+        return pd.read_parquet(path)
+    except Exception as err:  # pyarrow raises several unrelated types for a corrupt file
+        raise PipelineError(f"{path}: cannot read parquet ({_first_line(err)})") from None
+
+
+def read_json(path: str | Path) -> Any:
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PipelineError(f"{path}: file not found (run `make repro` to produce it)") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise PipelineError(f"{path}: not valid JSON ({_first_line(err)})") from None
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside `path` and move it into place only if the block succeeds.
+
+    A stage that fails halfway therefore never leaves a truncated output behind.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_json(path: str | Path, payload: Any) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+
+
+def write_parquet(path: str | Path, frame: pd.DataFrame) -> None:
+    with atomic_path(path) as tmp:
+        frame.to_parquet(tmp, index=False)
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return text[0] if text else err.__class__.__name__

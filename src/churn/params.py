@@ -1,0 +1,168 @@
+"""Typed, frozen views of params.yaml: one dataclass per section, unknown or missing keys rejected.
+
+pydantic does the type checking; this module only turns its errors into one line that names the
+file and the dotted key, so a typo in params.yaml never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+
+import yaml
+from pydantic import ConfigDict, Field, Strict, TypeAdapter, ValidationError
+from pydantic.dataclasses import dataclass
+
+from churn.errors import PipelineError
+
+DEFAULT_PARAMS = Path("params.yaml")
+
+_STRICT = ConfigDict(extra="forbid", frozen=True)
+Int = Annotated[int, Strict()]
+Float = Annotated[float, Strict()]
+Str = Annotated[str, Strict()]
+
+T = TypeVar("T")
+
+
+@dataclass(config=_STRICT)
+class PathsParams:
+    """Every file the pipeline reads or writes, named once; dvc.yaml templates from here."""
+
+    raw: Str
+    train: Str
+    test: Str
+    validation: Str
+    model: Str
+    metrics: Str
+    plots: Str
+    run_info: Str
+
+
+@dataclass(config=_STRICT)
+class DataParams:
+    """What the columns of the dataset mean. A fork edits this section to point at its own data."""
+
+    target: Str
+    positive_label: Str
+    negative_label: Str
+    id_column: Str
+    numeric: tuple[Str, ...]
+    categorical: tuple[Str, ...]
+
+
+@dataclass(config=_STRICT)
+class PrepareParams:
+    test_size: Annotated[Float, Field(gt=0, lt=1)]
+    seed: Annotated[Int, Field(ge=0)]
+
+
+@dataclass(config=_STRICT)
+class ValidateParams:
+    min_rows: Annotated[Int, Field(ge=1)]
+
+
+@dataclass(config=_STRICT)
+class TrainParams:
+    model: Literal["random_forest", "hist_gradient_boosting", "logistic_regression"]
+    n_estimators: Annotated[Int, Field(ge=1)]
+    max_depth: Annotated[Int, Field(ge=1)] | None
+    min_samples_leaf: Annotated[Int, Field(ge=1)]
+    learning_rate: Annotated[Float, Field(gt=0)]
+    C: Annotated[Float, Field(gt=0)]
+    class_weight: Literal["balanced"] | None
+    seed: Annotated[Int, Field(ge=0)]
+
+
+@dataclass(config=_STRICT)
+class EvaluateParams:
+    threshold: Annotated[Float, Field(gt=0, lt=1)]
+
+
+@dataclass(config=_STRICT)
+class TrackParams:
+    experiment: Str
+    registered_model: Str
+
+
+@dataclass(config=_STRICT)
+class Params:
+    paths: PathsParams
+    data: DataParams
+    prepare: PrepareParams
+    validate: ValidateParams
+    train: TrainParams
+    evaluate: EvaluateParams
+    track: TrackParams
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Read a YAML mapping, or fail with one line naming the file."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PipelineError(f"{path}: file not found") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise PipelineError(f"{path}: cannot read ({err.__class__.__name__}: {err})") from None
+    try:
+        loaded = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise PipelineError(f"{path}:{where} not valid YAML") from None
+    if not isinstance(loaded, dict):
+        raise PipelineError(f"{path}: expected a mapping of sections at the top level")
+    return loaded
+
+
+def _describe(error: dict[str, Any], path: Path, prefix: str) -> str:
+    loc = ".".join(str(part) for part in error["loc"] if not str(part).startswith("function-"))
+    key = f"{prefix}.{loc}" if prefix and loc else (prefix or loc)
+    kind = error["type"]
+    if kind == "unexpected_keyword_argument":
+        return f"{path}: unknown key '{key}'"
+    if kind == "missing_argument" or kind == "missing":
+        return f"{path}: missing key '{key}'"
+    got = error.get("input")
+    return f"{path}: key '{key}': {error['msg'].lower()} (got {got!r})"
+
+
+def parse(raw: Any, cls: type[T], *, path: Path = DEFAULT_PARAMS, prefix: str = "") -> T:
+    """Validate a plain mapping into the frozen dataclass `cls`, or raise one PipelineError."""
+    if not isinstance(raw, dict):
+        raise PipelineError(f"{path}: key '{prefix}' must be a mapping, got {type(raw).__name__}")
+    try:
+        return TypeAdapter(cls).validate_python(_lists_to_tuples(raw))
+    except ValidationError as err:
+        raise PipelineError(_describe(err.errors()[0], path, prefix)) from None
+
+
+def _lists_to_tuples(value: Any) -> Any:
+    """YAML gives lists; the frozen dataclasses hold tuples so a loaded config stays immutable."""
+    if isinstance(value, dict):
+        return {key: _lists_to_tuples(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return tuple(_lists_to_tuples(item) for item in value)
+    return value
+
+
+def load_params(path: Path = DEFAULT_PARAMS) -> Params:
+    """Load and check the whole of params.yaml."""
+    return parse(read_yaml(path), Params, path=path)
+
+
+def flatten(params: object, prefix: str = "") -> dict[str, object]:
+    """`{"train.n_estimators": 300, ...}`: the form MLflow and DVC use for params."""
+    from dataclasses import asdict, is_dataclass
+
+    mapping = asdict(params) if is_dataclass(params) else params  # type: ignore[arg-type]
+    flat: dict[str, object] = {}
+    for key, value in mapping.items():  # type: ignore[union-attr]
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{name}."))
+        elif isinstance(value, tuple | list):
+            flat[name] = ",".join(str(item) for item in value)
+        else:
+            flat[name] = value
+    return flat

@@ -1,0 +1,73 @@
+"""Stage `prepare`: types, cleaning, and a deterministic stratified train/test split."""
+
+from __future__ import annotations
+
+import argparse
+
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from churn.errors import PipelineError, exits_cleanly
+from churn.io import read_csv, write_parquet
+from churn.params import DataParams, PrepareParams, load_params
+
+
+def clean(frame: pd.DataFrame, data: DataParams) -> pd.DataFrame:
+    """Keep the contract's columns in a fixed order, with numeric, string and 0/1 target types.
+
+    Blank or non-numeric numeric cells become NaN (the model imputes them); categories are
+    stripped strings so " DSL" and "DSL" do not become two categories.
+    """
+    columns = [data.id_column, *data.numeric, *data.categorical, data.target]
+    missing = [column for column in columns if column not in frame.columns]
+    if missing:
+        raise PipelineError(f"column(s) not found: {', '.join(missing)}")
+    out = frame.loc[:, columns].copy()
+    for column in data.numeric:
+        out[column] = pd.to_numeric(out[column], errors="coerce").astype("float64")
+    for column in data.categorical:
+        out[column] = out[column].astype("string").str.strip().astype(object)
+        out[column] = out[column].where(out[column].notna(), None)
+    labels = out[data.target].astype("string").str.strip()
+    mapping = {data.positive_label: 1, data.negative_label: 0}
+    unknown = sorted(set(labels.dropna().unique()) - set(mapping))
+    if unknown or labels.isna().any():
+        raise PipelineError(
+            f"target column '{data.target}' holds values other than "
+            f"{sorted(mapping)}: {unknown[:5] or ['<null>']}"
+        )
+    out[data.target] = labels.map(mapping).astype("int64")
+    return out.reset_index(drop=True)
+
+
+def split(
+    frame: pd.DataFrame, target: str, params: PrepareParams
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Stratified split: the same seed and data always give the same rows on each side."""
+    if frame[target].nunique() < 2:
+        raise PipelineError(f"target column '{target}' has a single class; cannot stratify")
+    train, test = train_test_split(
+        frame, test_size=params.test_size, random_state=params.seed, stratify=frame[target]
+    )
+    return train.reset_index(drop=True), test.reset_index(drop=True)
+
+
+@exits_cleanly
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", default="params.yaml")
+    args = parser.parse_args(argv)
+    params = load_params(args.params)
+    raw = read_csv(params.paths.raw)
+    try:
+        cleaned = clean(raw, params.data)
+    except PipelineError as err:
+        raise PipelineError(f"{params.paths.raw}: {err}") from None
+    train, test = split(cleaned, params.data.target, params.prepare)
+    write_parquet(params.paths.train, train)
+    write_parquet(params.paths.test, test)
+    print(f"prepare: {len(train)} train rows, {len(test)} test rows")
+
+
+if __name__ == "__main__":
+    main()

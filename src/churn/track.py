@@ -1,0 +1,126 @@
+"""Stage `track`: record the pipeline run in MLflow as one run, after evaluate has succeeded.
+
+One run holds the params, the metrics, the model (with signature and input example), the datasets
+with their digests, and the git state. Logging happens only once every earlier stage has passed,
+so a failed pipeline never leaves a half-filled run; if logging itself fails the run is deleted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import warnings
+from pathlib import Path
+from typing import Any
+
+import joblib
+import pandas as pd
+
+from churn.errors import PipelineError, exits_cleanly
+from churn.io import read_json, read_parquet, write_json
+from churn.params import Params, flatten, load_params
+from churn.tracking import file_md5, git_tags, pip_requirements, tracking_uri
+
+INPUT_EXAMPLE_ROWS = 5
+
+
+def feature_columns(params: Params) -> list[str]:
+    """The model's input: what the signature declares and what serving must send."""
+    return [*params.data.numeric, *params.data.categorical]
+
+
+def numeric_metrics(metrics: dict[str, Any], prefix: str = "") -> dict[str, float]:
+    """Flatten nested metrics JSON to MLflow's flat names, e.g. `baseline.roc_auc`."""
+    flat: dict[str, float] = {}
+    for key, value in metrics.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(numeric_metrics(value, f"{name}."))
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            flat[name] = float(value)
+    return flat
+
+
+def log_run(
+    params: Params,
+    model: Any,
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    metrics: dict[str, Any],
+    raw_md5: str,
+) -> dict[str, str]:
+    """Log everything about one pipeline run; return the ids a later stage or user needs."""
+    import mlflow
+    from mlflow.models import infer_signature
+
+    mlflow.set_tracking_uri(tracking_uri())
+    mlflow.set_experiment(params.track.experiment)
+    example = train.loc[: INPUT_EXAMPLE_ROWS - 1, feature_columns(params)]
+    signature = infer_signature(example, model.predict_proba(example)[:, 1])
+    run = mlflow.start_run()
+    try:
+        mlflow.set_tags({**git_tags(), "data.raw.md5": raw_md5, "pipeline": "dvc repro"})
+        mlflow.log_params(flatten(params))
+        for name, frame in (("train", train), ("test", test)):
+            with warnings.catch_warnings():
+                # The dataset schema of id and 0/1 target columns is informational only, and
+                # a relative path is a local file: MLflow warns about both, needlessly.
+                warnings.simplefilter("ignore", UserWarning)
+                dataset = mlflow.data.from_pandas(
+                    frame,
+                    source=str(Path(getattr(params.paths, name)).resolve()),
+                    targets=params.data.target,
+                    name=name,
+                )
+            mlflow.log_input(dataset, context="training" if name == "train" else "evaluation")
+        mlflow.log_metrics(numeric_metrics(metrics))
+        logged = mlflow.sklearn.log_model(
+            model,
+            name="model",
+            signature=signature,
+            input_example=example,
+            pip_requirements=pip_requirements(),
+            pyfunc_predict_fn="predict_proba",
+            # cloudpickle: skops costs ~1.5 s a run for a forest, and the model only ever comes
+            # from this project's own registry (the DVC copy is a joblib pickle too).
+            serialization_format="cloudpickle",
+        )
+    except BaseException:
+        mlflow.end_run(status="FAILED")
+        mlflow.delete_run(run.info.run_id)
+        raise
+    mlflow.end_run()
+    return {
+        "run_id": run.info.run_id,
+        "experiment_id": run.info.experiment_id,
+        "model_uri": logged.model_uri,
+        "tracking_uri": tracking_uri(),
+    }
+
+
+@exits_cleanly
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", default="params.yaml")
+    args = parser.parse_args(argv)
+    params = load_params(args.params)
+    model_path = Path(params.paths.model)
+    try:
+        model = joblib.load(model_path)
+    except FileNotFoundError:
+        raise PipelineError(f"{model_path}: model file not found (run `make repro`)") from None
+    except Exception as err:
+        raise PipelineError(f"{model_path}: cannot load model ({err.__class__.__name__})") from None
+    info = log_run(
+        params,
+        model,
+        read_parquet(params.paths.train),
+        read_parquet(params.paths.test),
+        read_json(params.paths.metrics),
+        file_md5(params.paths.raw),
+    )
+    write_json(params.paths.run_info, info)
+    print(f"track: MLflow run {info['run_id']} in {info['tracking_uri']}")
+
+
+if __name__ == "__main__":
+    main()
