@@ -1,0 +1,90 @@
+"""A fork's copy of this repository in a temporary folder, driven with the real DVC and MLflow."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+@dataclass
+class Workspace:
+    path: Path
+    env: dict[str, str]
+
+    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            list(args), cwd=self.path, env=self.env, capture_output=True, text=True, timeout=600
+        )
+        if check and done.returncode != 0:
+            output = f"{done.stdout}\n{done.stderr}"
+            raise AssertionError(f"{args} failed ({done.returncode}):\n{output}")
+        return done
+
+    def dvc(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return self.run(str(BIN / "dvc"), *args, check=check)
+
+    def git(self, *args: str) -> str:
+        return self.run("git", *args).stdout.strip()
+
+    def commit(self, message: str) -> None:
+        self.git("add", "-A")
+        self.git("commit", "-qm", message)
+
+    @property
+    def tracking_uri(self) -> str:
+        return f"sqlite:///{self.path / 'mlflow.db'}"
+
+
+def copy_project(dest: Path) -> None:
+    """Copy what a clone of this checkout would hold (tracked and unignored files)."""
+    listed = (
+        subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
+    for name in filter(None, listed):
+        source = ROOT / name
+        if source.is_file() and not name.startswith(("metrics/", "plots/", "reports/")):
+            target = dest / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    (dest / "dvc.lock").unlink(missing_ok=True)
+
+
+def fork_env(path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "DVC_", "GIT_"))}
+    env["PATH"] = f"{BIN}{os.pathsep}{env['PATH']}"
+    env["PYTHONPATH"] = str(path / "src")
+    env.update(
+        GIT_AUTHOR_NAME="fork",
+        GIT_AUTHOR_EMAIL="fork@example.com",
+        GIT_COMMITTER_NAME="fork",
+        GIT_COMMITTER_EMAIL="fork@example.com",
+    )
+    return env
+
+
+@pytest.fixture(scope="module")
+def fork(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    """A fresh fork: the template's files in a new git repository, nothing run yet."""
+    path = tmp_path_factory.mktemp("fork") / "repo"
+    path.mkdir()
+    copy_project(path)
+    workspace = Workspace(path, fork_env(path))
+    workspace.git("init", "-q", "-b", "main")
+    workspace.commit("Use this template")
+    return workspace

@@ -1,0 +1,177 @@
+"""Issue 2's user journey on a fresh fork: repro, no-op, one param changed, bad inputs.
+
+One module-scoped fork is driven step by step, as a user would; each bad-input case restores
+the fork afterwards, so the order of the cases does not matter.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from churn.tracking import file_md5
+
+STAGES = ("validate", "prepare", "train", "evaluate", "track")
+
+
+def mlflow_runs(fork) -> list:
+    from mlflow.entities import ViewType
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=fork.tracking_uri)
+    experiments = client.search_experiments(view_type=ViewType.ALL)
+    return client.search_runs(
+        [e.experiment_id for e in experiments], run_view_type=ViewType.ALL, max_results=1000
+    )
+
+
+def model_md5_in_lock(fork) -> str:
+    lock = yaml.safe_load((fork.path / "dvc.lock").read_text())
+    outs = lock["stages"]["train"]["outs"]
+    return next(out["md5"] for out in outs if out["path"].endswith("model.pkl"))
+
+
+@pytest.fixture(scope="module")
+def first_repro(fork):
+    """`make repro`'s work on the fork, then the user commits the results as DVC suggests."""
+    done = fork.dvc("repro")
+    fork.commit("First repro")
+    return done
+
+
+def test_first_repro_runs_every_stage_and_records_one_mlflow_run(fork, first_repro) -> None:
+    for stage in STAGES:
+        assert f"Running stage '{stage}'" in first_repro.stdout
+    assert (fork.path / "mlflow.db").is_file(), "MLflow's default store sits at the repo root"
+    [run] = mlflow_runs(fork)
+    assert run.info.status == "FINISHED"
+    assert run.data.params["train.n_estimators"] == "300"
+    assert 0.75 < run.data.metrics["roc_auc"] <= 1.0
+    assert run.data.metrics["baseline.roc_auc"] == pytest.approx(0.5)
+    assert run.data.tags["git.commit"] == fork.git("rev-parse", "HEAD~1")
+    assert run.data.tags["git.branch"] == "main"
+    assert run.data.tags["data.raw.md5"] == file_md5(fork.path / "data/raw/churn.csv")
+    inputs = {d.dataset.name: d.dataset for d in run.inputs.dataset_inputs}
+    assert set(inputs) == {"train", "test"}
+    assert all(dataset.digest for dataset in inputs.values())
+    info = json.loads((fork.path / "reports/mlflow_run.json").read_text())
+    assert info["run_id"] == run.info.run_id
+
+
+def test_logged_model_has_signature_example_and_pinned_requirements(fork, first_repro) -> None:
+    import mlflow
+
+    info = json.loads((fork.path / "reports/mlflow_run.json").read_text())
+    mlflow.set_tracking_uri(fork.tracking_uri)
+    model_info = mlflow.models.get_model_info(info["model_uri"])
+    assert "contract" in model_info.signature.inputs.input_names()
+    assert "customer_id" not in model_info.signature.inputs.input_names()
+    local = Path(mlflow.artifacts.download_artifacts(info["model_uri"]))
+    assert (local / "input_example.json").is_file()
+    requirements = (local / "requirements.txt").read_text()
+    assert "scikit-learn==" in requirements
+
+
+def test_second_repro_is_a_noop(fork, first_repro) -> None:
+    before = len(mlflow_runs(fork))
+    done = fork.dvc("repro")
+    assert "Data and pipelines are up to date" in done.stdout
+    assert "Running stage" not in done.stdout
+    assert len(mlflow_runs(fork)) == before
+
+
+def test_changing_one_param_reruns_only_the_stages_that_read_it(fork, first_repro) -> None:
+    before = len(mlflow_runs(fork))
+    params_path = fork.path / "params.yaml"
+    original = params_path.read_text()
+    params_path.write_text(original.replace("n_estimators: 300", "n_estimators: 40"))
+    try:
+        done = fork.dvc("repro")
+        for stage in ("validate", "prepare"):
+            assert f"Stage '{stage}' didn't change, skipping" in done.stdout
+        for stage in ("train", "evaluate", "track"):
+            assert f"Running stage '{stage}'" in done.stdout
+        params_diff = json.loads(fork.dvc("params", "diff", "--json").stdout)
+        changed = params_diff["params.yaml"]["train.n_estimators"]
+        assert (changed["old"], changed["new"]) == (300, 40)
+        metrics_diff = json.loads(fork.dvc("metrics", "diff", "--json").stdout)
+        roc = metrics_diff["metrics/metrics.json"]["roc_auc"]
+        assert roc["old"] != roc["new"]
+        assert len(mlflow_runs(fork)) == before + 1
+    finally:
+        params_path.write_text(original)
+        fork.dvc("repro")
+
+
+def edit_params(path: Path, section: str, edit) -> None:
+    raw = yaml.safe_load(path.read_text())
+    edit(raw[section])
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+
+
+def drop_column(path: Path, column: str) -> None:
+    import pandas as pd
+
+    pd.read_csv(path).drop(columns=[column]).to_csv(path, index=False)
+
+
+BAD_INPUTS = {
+    "params-unknown-key": (
+        lambda root: edit_params(root / "params.yaml", "train", lambda s: s.update(n_trees=9)),
+        ["params.yaml", "unknown key 'train.n_trees'"],
+    ),
+    "params-missing-key": (
+        lambda root: edit_params(root / "params.yaml", "train", lambda s: s.pop("seed")),
+        ["params.yaml", "missing key 'train.seed'"],
+    ),
+    "params-wrong-type": (
+        lambda root: edit_params(
+            root / "params.yaml", "train", lambda s: s.update(max_depth="deep")
+        ),
+        ["params.yaml", "train.max_depth"],
+    ),
+    "raw-data-missing": (
+        lambda root: (root / "data/raw/churn.csv").unlink(),
+        ["data/raw/churn.csv"],
+    ),
+    "raw-data-unreadable": (
+        lambda root: (root / "data/raw/churn.csv").write_bytes(b"customer_id,churn\n\xff\xfe\x00"),
+        ["data/raw/churn.csv"],
+    ),
+    "target-column-absent": (
+        lambda root: drop_column(root / "data/raw/churn.csv", "churn"),
+        ["data/raw/churn.csv", "churn"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_input_fails_clearly_and_loses_nothing(fork, first_repro, case) -> None:
+    break_it, expected = BAD_INPUTS[case]
+    runs_before = len(mlflow_runs(fork))
+    lock_before = (fork.path / "dvc.lock").read_bytes()
+    metrics_before = (fork.path / "metrics/metrics.json").read_bytes()
+    break_it(fork.path)
+    try:
+        done = fork.dvc("repro", check=False)
+        assert done.returncode != 0
+        error_lines = [
+            line for line in done.stderr.splitlines() if line.lower().startswith("error")
+        ]
+        assert error_lines, done.stderr
+        assert any(all(part in line for part in expected) for line in done.stderr.splitlines()), (
+            f"no line names {expected}:\n{done.stderr}"
+        )
+        assert "Traceback" not in done.stderr
+        assert len(mlflow_runs(fork)) == runs_before, "MLflow store must not gain a run"
+        assert (fork.path / "dvc.lock").read_bytes() == lock_before
+        assert (fork.path / "metrics/metrics.json").read_bytes() == metrics_before
+    finally:
+        fork.run("git", "checkout", "--", ".")
+        fork.dvc("checkout", "--force")
+    model = fork.path / "models/model.pkl"
+    assert file_md5(model) == model_md5_in_lock(fork), "last good model restored from DVC cache"
+    assert "Data and pipelines are up to date" in fork.dvc("repro").stdout

@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+import yaml
+
+from churn.errors import PipelineError
+from churn.params import Params, flatten, load_params
+
+
+def write_params(tmp_path: Path, root: Path, edit) -> Path:
+    raw = yaml.safe_load((root / "params.yaml").read_text(encoding="utf-8"))
+    edit(raw)
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    return path
+
+
+def test_shipped_params_load_into_frozen_objects(params: Params) -> None:
+    assert params.train.model == "random_forest"
+    assert "tenure" in params.data.numeric
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        params.train.n_estimators = 1  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda p: p["train"].update(n_trees=5), "unknown key 'train.n_trees'"),
+        (lambda p: p.update(extra={"a": 1}), "unknown key 'extra'"),
+        (lambda p: p["prepare"].pop("seed"), "missing key 'prepare.seed'"),
+        (lambda p: p.pop("track"), "missing key 'track'"),
+        (lambda p: p["train"].update(n_estimators="many"), "key 'train.n_estimators'"),
+        (lambda p: p["train"].update(n_estimators=2.5), "key 'train.n_estimators'"),
+        (lambda p: p["train"].update(n_estimators=True), "key 'train.n_estimators'"),
+        (lambda p: p["prepare"].update(test_size=1.5), "key 'prepare.test_size'"),
+        (lambda p: p["train"].update(model="xgboost"), "key 'train.model'"),
+        (lambda p: p["data"].update(numeric="tenure"), "key 'data.numeric'"),
+        (lambda p: p.update(train=[1, 2]), "key 'train'"),
+    ],
+    ids=[
+        "unknown-key",
+        "unknown-section",
+        "missing-key",
+        "missing-section",
+        "str-for-int",
+        "float-for-int",
+        "bool-for-int",
+        "out-of-range",
+        "unknown-model",
+        "str-for-list",
+        "list-for-section",
+    ],
+)
+def test_bad_params_give_one_line_naming_file_and_key(tmp_path, root, edit, message) -> None:
+    path = write_params(tmp_path, root, edit)
+    with pytest.raises(PipelineError) as caught:
+        load_params(path)
+    text = str(caught.value)
+    assert text.startswith(f"{path}: ")
+    assert message in text
+    assert "\n" not in text
+
+
+def test_int_is_accepted_where_a_float_is_expected(tmp_path, root) -> None:
+    path = write_params(tmp_path, root, lambda p: p["train"].update(C=2))
+    assert load_params(path).train.C == 2.0
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "file not found"),
+        ("train: [unclosed", "not valid YAML"),
+        ("- a\n- b\n", "expected a mapping"),
+    ],
+)
+def test_unreadable_params_file(tmp_path, content, message) -> None:
+    path = tmp_path / "params.yaml"
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    with pytest.raises(PipelineError, match=message):
+        load_params(path)
+
+
+def test_flatten_gives_dotted_names_and_joins_lists(params: Params) -> None:
+    flat = flatten(params)
+    assert flat["train.n_estimators"] == params.train.n_estimators
+    assert flat["data.numeric"].split(",")[0] == params.data.numeric[0]
+    assert all(not isinstance(value, dict) for value in flat.values())
