@@ -1,0 +1,115 @@
+"""The pure core of the report: layout pinned by a golden file, size limit, verdicts."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from churn.report import (
+    GITHUB_COMMENT_LIMIT,
+    DataSide,
+    ReportInputs,
+    build_report,
+    render,
+)
+from churn.report_rules import MetricRule
+
+GOLDEN = Path(__file__).parent / "golden" / "pr-report.md"
+RULES = {
+    "roc_auc": MetricRule("higher", floor=0.75, abs_tolerance=0.01),
+    "log_loss": MetricRule("lower", floor=0.6, abs_tolerance=0.02),
+}
+
+
+def sample_inputs(**overrides) -> ReportInputs:
+    values = dict(
+        base="main (1a2b3c4d)",
+        head="5e6f7a8b",
+        metrics={
+            "metrics/metrics.json": {
+                "roc_auc": {"old": 0.84, "new": 0.82},
+                "log_loss": {"old": 0.48, "new": 0.47},
+                "f1": {"old": 0.63, "new": 0.64},
+                "mcc": {"new": 0.41},
+                "baseline.roc_auc": {"old": 0.5, "new": 0.5},
+            },
+            "metrics/slices.json": {
+                "slices.contract.Two year.roc_auc": {"old": 0.80, "new": 0.70},
+                "slices.contract.One year.roc_auc": {"old": 0.78, "new": 0.785},
+            },
+            "reports/validation.json": {"evaluated": {"old": 40, "new": 40}},
+        },
+        params={"params.yaml": {"train.n_estimators": {"old": 300, "new": 50}}},
+        plots={
+            "ROC": {
+                "x": "fpr",
+                "y": "tpr",
+                "template": "simple",
+                "base": [{"fpr": 0, "tpr": 0}, {"fpr": 1, "tpr": 1}],
+                "head": [{"fpr": 0, "tpr": 0}, {"fpr": 0.5, "tpr": 0.8}, {"fpr": 1, "tpr": 1}],
+            },
+            "Confusion matrix": {
+                "x": "predicted",
+                "y": "actual",
+                "template": "confusion",
+                "base": [{"actual": "churned", "predicted": "churned"}],
+                "head": [{"actual": "churned", "predicted": "retained"}],
+            },
+        },
+        data={"data/raw/churn.csv": (DataSide(7043, "aaaa" * 8), DataSide(7100, "bbbb" * 8))},
+        validation={"success": True, "evaluated": 40, "passed": 40, "failed": 0},
+        promotion=None,
+        pr_number=12,
+        links={"Workflow run": "https://github.com/acme/churn/actions/runs/7"},
+    )
+    values.update(overrides)
+    return ReportInputs(**values)
+
+
+def test_layout_matches_the_golden_file() -> None:
+    text = render(build_report(sample_inputs(), RULES, "reports/validation.json"))
+    if os.environ.get("UPDATE_GOLDEN"):
+        GOLDEN.write_text(text, encoding="utf-8")
+    assert text == GOLDEN.read_text(encoding="utf-8")
+
+
+def test_verdict_follows_the_gates() -> None:
+    report = build_report(sample_inputs(), RULES, "reports/validation.json")
+    assert report.failed
+    assert "`roc_auc`" in report.verdict and "`slices.contract.Two year.roc_auc`" in report.verdict
+    calm = sample_inputs(metrics={"m.json": {"roc_auc": {"old": 0.84, "new": 0.835}}})
+    assert not build_report(calm, RULES).failed
+
+
+def test_validation_failure_wins_the_verdict() -> None:
+    inputs = sample_inputs(validation={"success": False, "failed": 2, "failures": []})
+    report = build_report(inputs, RULES)
+    assert report.failed
+    assert report.verdict.startswith("⛔ **Validation failed**")
+
+
+def test_validation_counts_are_not_model_metrics() -> None:
+    report = build_report(sample_inputs(), RULES, "reports/validation.json")
+    assert "evaluated" not in {row.name for row in report.metrics}
+
+
+def test_an_oversized_report_is_shortened_never_rejected() -> None:
+    huge = {f"train.p{i}": {"old": "x" * 200, "new": "y" * 200} for i in range(1000)}
+    inputs = sample_inputs(params={"params.yaml": huge})
+    text = render(build_report(inputs, RULES))
+    assert len(text) <= GITHUB_COMMENT_LIMIT
+    assert text.startswith("<!-- churn-mlops:pr-report pr=12 -->")
+    assert "Left out to fit GitHub's comment limit" in text
+    assert "| `roc_auc` |" in text, "the metrics table survives shortening"
+
+
+def test_even_a_huge_metrics_table_is_cut_to_the_limit() -> None:
+    metrics = {"m.json": {f"metric_{i:05d}": {"old": i, "new": i + 1} for i in range(5000)}}
+    text = render(build_report(sample_inputs(metrics=metrics), RULES))
+    assert len(text) <= GITHUB_COMMENT_LIMIT
+    assert text.rstrip().endswith("comment limit._")
+
+
+def test_no_pr_number_is_said_in_the_marker() -> None:
+    text = render(build_report(sample_inputs(pr_number=None), RULES))
+    assert text.startswith("<!-- churn-mlops:pr-report pr=none -->")

@@ -1,0 +1,151 @@
+"""`make report`'s command against real git repositories: each case issue 5 names."""
+
+from __future__ import annotations
+
+import json
+
+from tests.report.conftest import base_metrics, git, roc, table_row
+
+
+def test_changed_param_and_regressed_metric(pr_repo) -> None:
+    pr_repo.set_param("train", "n_estimators", 50)
+    pr_repo.write("metrics/metrics.json", base_metrics(roc_auc=0.80))
+    pr_repo.commit("smaller forest")
+    done = pr_repo.report("--base", "main")
+    assert done.returncode == 0, done.stderr
+    md = pr_repo.markdown
+    assert "❌ **Regression**: `roc_auc`" in md
+    row = table_row(md, "`roc_auc`")
+    assert row[1:5] == ["0.8400", "0.8000", "-0.0400", "-4.76%"]
+    assert "❌" in row[5]
+    assert table_row(md, "`train.n_estimators`")[1:] == ["300", "50"]
+
+
+def test_fail_on_regression_exits_non_zero_only_when_a_gate_fails(pr_repo) -> None:
+    pr_repo.write("metrics/metrics.json", base_metrics(roc_auc=0.80))
+    pr_repo.commit("worse")
+    assert pr_repo.report("--base", "main", "--fail-on-regression").returncode == 1
+    pr_repo.write("metrics/metrics.json", base_metrics(roc_auc=0.835))
+    pr_repo.commit("wobble within tolerance")
+    done = pr_repo.report("--base", "main", "--fail-on-regression")
+    assert done.returncode == 0, done.stderr
+    assert "✅ **Gates pass**" in pr_repo.markdown
+    assert "within tolerance" in table_row(pr_repo.markdown, "`roc_auc`")[5]
+
+
+def test_metric_below_its_floor_fails_even_without_a_base(pr_repo) -> None:
+    pr_repo.write("metrics/metrics.json", base_metrics(roc_auc=0.70))
+    pr_repo.commit("bad")
+    pr_repo.report("--base", "main")
+    assert "below floor 0.7500" in table_row(pr_repo.markdown, "`roc_auc`")[5]
+
+
+def test_changed_data_shows_rows_and_digest(pr_repo) -> None:
+    data = pr_repo.path / "data/raw/churn.csv"
+    lines = data.read_text().splitlines()
+    data.write_text("\n".join(lines + lines[1:21]) + "\n")
+    pr_repo.commit("twenty more rows")
+    pr_repo.report("--base", "main")
+    md = pr_repo.markdown
+    assert "`data/raw/churn.csv` (changed)" in md
+    assert table_row(md, "rows")[1:] == ["100", "120"]
+    base_md5, head_md5 = table_row(md, "md5")[1:]
+    assert base_md5 != head_md5
+
+
+def test_added_and_removed_metrics(pr_repo) -> None:
+    metrics = base_metrics(mcc=0.41)
+    del metrics["brier"]
+    pr_repo.write("metrics/metrics.json", metrics)
+    pr_repo.commit("add mcc, drop brier")
+    pr_repo.report("--base", "main")
+    md = pr_repo.markdown
+    assert table_row(md, "`mcc`")[1:3] == ["—", "0.4100"]
+    assert "new" in table_row(md, "`mcc`")[5]
+    assert table_row(md, "`brier`")[1:3] == ["0.1610", "—"]
+    assert "removed" in table_row(md, "`brier`")[5]
+
+
+def test_first_pull_request_with_no_base_metrics(pr_repo) -> None:
+    git(pr_repo.path, "checkout", "-q", "--orphan", "fresh")
+    git(pr_repo.path, "rm", "-rq", "--cached", "metrics", "plots", "reports")
+    git(pr_repo.path, "commit", "-qm", "template without results")
+    git(pr_repo.path, "checkout", "-q", "-b", "first-pr")
+    git(pr_repo.path, "add", "-A")
+    pr_repo.commit("first repro")
+    done = pr_repo.report("--base", "fresh")
+    assert done.returncode == 0, done.stderr
+    row = table_row(pr_repo.markdown, "`roc_auc`")
+    assert row[1:3] == ["—", "0.8400"]
+    assert "new" in row[5]
+    assert "✅ **Gates pass**" in pr_repo.markdown
+
+
+def test_shallow_clone_says_to_fetch_full_history(pr_repo, tmp_path) -> None:
+    pr_repo.write("metrics/metrics.json", base_metrics(roc_auc=0.85))
+    pr_repo.commit("better")
+    shallow = tmp_path / "shallow"
+    git(
+        tmp_path,
+        "clone",
+        "-q",
+        "--depth",
+        "1",
+        "--branch",
+        "pr",
+        f"file://{pr_repo.path}",
+        str(shallow),
+    )
+    pr_repo.path, original = shallow, pr_repo.path
+    try:
+        done = pr_repo.report("--base", "origin/main")
+    finally:
+        pr_repo.path = original
+    assert done.returncode == 2
+    assert "shallow clone" in done.stderr
+    assert "fetch-depth: 0" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_marker_pr_number_from_the_github_event_and_step_summary(pr_repo, tmp_path) -> None:
+    pr_repo.write("metrics/metrics.json", base_metrics(roc_auc=0.85))
+    pr_repo.commit("better")
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"number": 42, "pull_request": {"number": 42}}))
+    summary = tmp_path / "summary.md"
+    done = pr_repo.report(
+        "--base",
+        "main",
+        env={
+            "GITHUB_EVENT_PATH": str(event),
+            "GITHUB_STEP_SUMMARY": str(summary),
+            "GITHUB_SERVER_URL": "https://github.com",
+            "GITHUB_REPOSITORY": "acme/churn",
+            "GITHUB_RUN_ID": "7",
+        },
+    )
+    assert done.returncode == 0, done.stderr
+    md = pr_repo.markdown
+    assert md.startswith("<!-- churn-mlops:pr-report pr=42 -->")
+    assert "https://github.com/acme/churn/actions/runs/7" in md
+    assert summary.read_text().strip() == md.strip()
+
+
+def test_plots_render_inline_as_mermaid_and_as_dvc_html(pr_repo) -> None:
+    pr_repo.write("plots/roc.json", roc(lift=0.05))
+    pr_repo.commit("better curve")
+    done = pr_repo.report("--base", "main", "--plots-html", "reports/plots")
+    assert done.returncode == 0, done.stderr
+    html = (pr_repo.path / "reports/plots/index.html").read_text()
+    assert "ROC" in html
+    md = pr_repo.markdown
+    chart = md.split("```mermaid", 1)[1].split("```", 1)[0]
+    assert 'title "ROC"' in chart
+    assert chart.count("line [") == 2
+    assert "Lines: base then head." in md
+
+
+def test_unknown_base_revision_is_a_clear_error(pr_repo) -> None:
+    done = pr_repo.report("--base", "no-such-branch")
+    assert done.returncode == 2
+    assert "base 'no-such-branch' is not a known git revision" in done.stderr
