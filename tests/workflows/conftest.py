@@ -1,0 +1,205 @@
+"""Run the repository's GitHub Actions workflows for real with act, on this machine.
+
+act runs each job's steps on the host (`-P ubuntu-latest=-self-hosted`) in a copy of a fork of
+this template. Marketplace actions cannot be downloaded here, so each pinned action is mapped
+(`--local-repository owner/repo@sha=DIR`) to a stand-in under stand_ins/ that does the local
+equivalent and records what it was given; `gh` is a recording stand-in too. The make targets
+the steps call are the real ones, sharing this test run's installed environment (VENV=...).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import copy_project
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOWS = ROOT / ".github" / "workflows"
+STAND_INS = Path(__file__).resolve().parent / "stand_ins"
+ENV_DIR = Path(sys.executable).resolve().parent.parent
+ACT = Path(sys.executable).parent / "act"
+
+#: Which stand-in replaces which action (any pinned ref of it in the workflows).
+STAND_IN_FOR = {
+    "astral-sh/setup-uv": "setup-uv",
+    "actions/upload-artifact": "upload-artifact",
+    "actions/download-artifact": "download-artifact",
+    "marocchino/sticky-pull-request-comment": "sticky-comment",
+    "peter-evans/create-pull-request": "create-pull-request",
+    "docker/setup-buildx-action": "setup-buildx",
+    "docker/build-push-action": "build-push",
+}
+USES = re.compile(r"uses:\s*([\w.-]+/[\w.-]+)@([0-9a-f]{40})")
+REPOSITORY = "acme/churn-fork"
+
+
+def pinned_actions() -> set[tuple[str, str]]:
+    return {
+        match.groups()
+        for path in WORKFLOWS.glob("*.yml")
+        for match in USES.finditer(path.read_text(encoding="utf-8"))
+    }
+
+
+def git(cwd: Path, *args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, env=GIT_ENV)
+    assert done.returncode == 0, f"git {args}: {done.stderr}"
+    return done.stdout.strip()
+
+
+GIT_ENV = os.environ | {
+    "GIT_AUTHOR_NAME": "fork", "GIT_AUTHOR_EMAIL": "fork@example.com",
+    "GIT_COMMITTER_NAME": "fork", "GIT_COMMITTER_EMAIL": "fork@example.com",
+}
+
+
+@dataclass
+class ActRun:
+    returncode: int
+    output: str
+    records: list[dict[str, Any]]
+    gh_calls: list[dict[str, Any]]
+    artifacts: Path
+
+    def recorded(self, action: str) -> list[dict[str, Any]]:
+        return [line for line in self.records if line["action"] == action]
+
+    def step_failed(self, name: str) -> bool:
+        return bool(re.search(rf"❌\s+Failure - Main {re.escape(name)}", self.output))
+
+    def step_succeeded(self, name: str) -> bool:
+        return bool(re.search(rf"✅\s+Success - Main {re.escape(name)}", self.output))
+
+
+class Fork:
+    """A user's fork: a clone of an upstream repository holding this template."""
+
+    def __init__(self, path: Path, scratch: Path) -> None:
+        self.path = path
+        self.scratch = scratch
+
+    def git(self, *args: str) -> str:
+        return git(self.path, *args)
+
+    def commit_all(self, message: str) -> str:
+        self.git("add", "-A")
+        self.git("commit", "-qm", message)
+        return self.git("rev-parse", "HEAD")
+
+    def make(self, *targets: str) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            ["make", *targets, f"VENV={ENV_DIR}"], cwd=self.path, capture_output=True,
+            text=True, env=clean_env(), timeout=900,
+        )
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        return done
+
+    def act(
+        self,
+        event: str,
+        workflow: str,
+        payload: dict[str, Any] | None = None,
+        secrets: dict[str, str] | None = None,
+        artifacts: Path | None = None,
+        gh_api: dict[str, Any] | None = None,
+        timeout: int = 600,
+    ) -> ActRun:
+        run_dir = Path(self.scratch) / f"act-{len(list(self.scratch.glob('act-*')))}"
+        run_dir.mkdir(parents=True)
+        artifacts = artifacts or run_dir / "artifacts"
+        artifacts.mkdir(exist_ok=True)
+        record, fake_gh = run_dir / "record.jsonl", run_dir / "gh"
+        (fake_gh / "api").mkdir(parents=True)
+        record.touch()
+        (fake_gh / "calls.jsonl").touch()
+        for endpoint, answer in (gh_api or {}).items():
+            name = re.sub(r"[/?&=]", "_", endpoint) + ".json"
+            (fake_gh / "api" / name).write_text(json.dumps(answer))
+        event_file = run_dir / "event.json"
+        event_file.write_text(json.dumps(payload or {}))
+        command = [
+            str(ACT), event, "-W", f".github/workflows/{workflow}", "-e", str(event_file),
+            "-P", "ubuntu-latest=-self-hosted", "--action-cache-path", str(run_dir / "cache"),
+            "--no-cache-server", "--defaultbranch", "main",
+            "--env", f"VENV={ENV_DIR}", "--env", f"STANDIN_RECORD={record}",
+            "--env", f"ARTIFACT_DIR={artifacts}", "--env", f"FAKE_GH_DIR={fake_gh}",
+            "-s", "GITHUB_TOKEN=test-token",
+        ]
+        for key, value in (secrets or {}).items():
+            command += ["-s", f"{key}={value}"]
+        for action, sha in pinned_actions():
+            if action in STAND_IN_FOR:
+                command += ["--local-repository", f"{action}@{sha}={STAND_INS / STAND_IN_FOR[action]}"]
+        env = clean_env()
+        env["PATH"] = f"{STAND_INS / 'bin'}{os.pathsep}{env['PATH']}"
+        done = subprocess.run(
+            command, cwd=self.path, capture_output=True, text=True, env=env, timeout=timeout
+        )
+        return ActRun(
+            returncode=done.returncode,
+            output=done.stdout + done.stderr,
+            records=[json.loads(line) for line in record.read_text().splitlines()],
+            gh_calls=[json.loads(line) for line in (fake_gh / "calls.jsonl").read_text().splitlines()],
+            artifacts=artifacts,
+        )
+
+
+def clean_env() -> dict[str, str]:
+    """The test process's environment without what would leak into a workflow run."""
+    drop = ("MLFLOW_", "GITHUB_", "DVC_", "VIRTUAL_ENV", "PYTHONPATH", "ACT")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+    env.update({k: v for k, v in GIT_ENV.items() if k.startswith("GIT_")})
+    return env
+
+
+@pytest.fixture(scope="session")
+def upstream(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The template as a bare repository with `main`, as GitHub would hold it."""
+    seed = tmp_path_factory.mktemp("seed") / "repo"
+    seed.mkdir()
+    copy_project(seed)
+    git(seed, "init", "-q", "-b", "main")
+    git(seed, "add", "-A")
+    git(seed, "commit", "-qm", "Template")
+    bare = tmp_path_factory.mktemp("upstream") / "repo.git"
+    git(seed.parent, "clone", "-q", "--bare", str(seed), str(bare))
+    return bare
+
+
+def clone_fork(upstream: Path, dest: Path) -> Fork:
+    git(dest.parent, "clone", "-q", str(upstream), str(dest))
+    fork = Fork(dest, dest.parent / f"{dest.name}-scratch")
+    fork.scratch.mkdir()
+    # act names the repository from origin's URL; the refs fetched above stay usable.
+    fork.git("remote", "set-url", "origin", f"https://github.com/{REPOSITORY}.git")
+    return fork
+
+
+@pytest.fixture
+def fork(upstream: Path, tmp_path: Path) -> Fork:
+    return clone_fork(upstream, tmp_path / "fork")
+
+
+@pytest.fixture(scope="session")
+def fork_with_results(upstream: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An upstream whose main holds a first `make repro`'s dvc.lock and metrics, as a fork that
+    followed the README would; returned as a bare repository to clone from."""
+    work = tmp_path_factory.mktemp("results") / "fork"
+    fork = clone_fork(upstream, work)
+    fork.make("repro")
+    fork.commit_all("First repro: dvc.lock and metrics")
+    fork.git("remote", "set-url", "origin", str(upstream))
+    bare = tmp_path_factory.mktemp("upstream-results") / "repo.git"
+    git(work.parent, "clone", "-q", "--bare", str(work), str(bare))
+    shutil.rmtree(work.parent / "fork-scratch", ignore_errors=True)
+    return bare

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from record import record  # noqa: E402
+
+files: list[Path] = []
+for pattern in filter(None, (line.strip() for line in os.environ["PATHS"].splitlines())):
+    for match in glob.glob(pattern, recursive=True):
+        path = Path(match).resolve()
+        files += [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else [path]
+if not files:
+    record("actions/upload-artifact", {"files": []})
+    if os.environ["IF_NO_FILES"] == "error":
+        sys.exit("upload-artifact stand-in: no files found")
+    print("upload-artifact stand-in: no files found")
+    sys.exit(0)
+root = Path(os.path.commonpath([str(p.parent) for p in files]))
+dest = Path(os.environ["ARTIFACT_DIR"]) / os.environ["NAME"]
+for path in files:
+    target = dest / path.relative_to(root)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(path, target)
+record("actions/upload-artifact", {"files": sorted(str(p.relative_to(root)) for p in files)})
