@@ -58,8 +58,10 @@ def git(cwd: Path, *args: str) -> str:
 
 
 GIT_ENV = os.environ | {
-    "GIT_AUTHOR_NAME": "fork", "GIT_AUTHOR_EMAIL": "fork@example.com",
-    "GIT_COMMITTER_NAME": "fork", "GIT_COMMITTER_EMAIL": "fork@example.com",
+    "GIT_AUTHOR_NAME": "fork",
+    "GIT_AUTHOR_EMAIL": "fork@example.com",
+    "GIT_COMMITTER_NAME": "fork",
+    "GIT_COMMITTER_EMAIL": "fork@example.com",
 }
 
 
@@ -98,8 +100,12 @@ class Fork:
 
     def make(self, *targets: str) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
-            ["make", *targets, f"VENV={ENV_DIR}"], cwd=self.path, capture_output=True,
-            text=True, env=clean_env(), timeout=900,
+            ["make", *targets, f"VENV={ENV_DIR}"],
+            cwd=self.path,
+            capture_output=True,
+            text=True,
+            env=clean_env(),
+            timeout=900,
         )
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         return done
@@ -128,18 +134,38 @@ class Fork:
         event_file = run_dir / "event.json"
         event_file.write_text(json.dumps(payload or {}))
         command = [
-            str(ACT), event, "-W", f".github/workflows/{workflow}", "-e", str(event_file),
-            "-P", "ubuntu-latest=-self-hosted", "--action-cache-path", str(run_dir / "cache"),
-            "--no-cache-server", "--defaultbranch", "main",
-            "--env", f"VENV={ENV_DIR}", "--env", f"STANDIN_RECORD={record}",
-            "--env", f"ARTIFACT_DIR={artifacts}", "--env", f"FAKE_GH_DIR={fake_gh}",
-            "-s", "GITHUB_TOKEN=test-token",
+            str(ACT),
+            event,
+            "-W",
+            f".github/workflows/{workflow}",
+            "-e",
+            str(event_file),
+            "-P",
+            "ubuntu-latest=-self-hosted",
+            "--action-cache-path",
+            str(run_dir / "cache"),
+            "--no-cache-server",
+            "--defaultbranch",
+            "main",
+            "--env",
+            f"VENV={ENV_DIR}",
+            "--env",
+            f"STANDIN_RECORD={record}",
+            "--env",
+            f"ARTIFACT_DIR={artifacts}",
+            "--env",
+            f"FAKE_GH_DIR={fake_gh}",
+            "-s",
+            "GITHUB_TOKEN=test-token",
         ]
         for key, value in (secrets or {}).items():
             command += ["-s", f"{key}={value}"]
         for action, sha in pinned_actions():
             if action in STAND_IN_FOR:
-                command += ["--local-repository", f"{action}@{sha}={STAND_INS / STAND_IN_FOR[action]}"]
+                command += [
+                    "--local-repository",
+                    f"{action}@{sha}={STAND_INS / STAND_IN_FOR[action]}",
+                ]
         env = clean_env()
         env["PATH"] = f"{STAND_INS / 'bin'}{os.pathsep}{env['PATH']}"
         done = subprocess.run(
@@ -149,7 +175,9 @@ class Fork:
             returncode=done.returncode,
             output=done.stdout + done.stderr,
             records=[json.loads(line) for line in record.read_text().splitlines()],
-            gh_calls=[json.loads(line) for line in (fake_gh / "calls.jsonl").read_text().splitlines()],
+            gh_calls=[
+                json.loads(line) for line in (fake_gh / "calls.jsonl").read_text().splitlines()
+            ],
             artifacts=artifacts,
         )
 

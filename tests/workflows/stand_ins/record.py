@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 
 
 def record(action: str, extra: dict | None = None) -> None:
     inputs = json.loads(os.environ.get("STANDIN_INPUTS") or "{}")
     line = {"action": action, "inputs": inputs, "extra": extra or {}}
-    with open(os.environ["STANDIN_RECORD"], "a", encoding="utf-8") as handle:
+    with Path(os.environ["STANDIN_RECORD"]).open("a", encoding="utf-8") as handle:
         handle.write(json.dumps(line) + "\n")
 
 

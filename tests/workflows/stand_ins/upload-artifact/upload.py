@@ -1,18 +1,21 @@
+"""upload-artifact stand-in: copy matched files into $ARTIFACT_DIR/<name>, rooted like GitHub."""
+
 from __future__ import annotations
 
-import glob
 import os
 import shutil
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from record import record  # noqa: E402
+from record import record
 
 files: list[Path] = []
 for pattern in filter(None, (line.strip() for line in os.environ["PATHS"].splitlines())):
-    for match in glob.glob(pattern, recursive=True):
-        path = Path(match).resolve()
+    for match in (
+        sorted(Path.cwd().glob(pattern)) if not Path(pattern).is_absolute() else [Path(pattern)]
+    ):
+        path = match.resolve()
         files += [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else [path]
 if not files:
     record("actions/upload-artifact", {"files": []})
