@@ -44,11 +44,12 @@ install: $(STAMP) ## Create the environment from uv.lock
 repro: install ## Run the pipeline (DVC re-runs only the stages whose inputs changed)
 	dvc repro
 
-lint: install ## ruff, actionlint and zizmor (offline) on the code and the workflows
+lint: install ## ruff, actionlint, zizmor (offline) and hadolint on code, workflows, Dockerfile
 	ruff check src tests benchmarks
 	ruff format --check src tests benchmarks
 	actionlint
 	zizmor --offline --quiet .github/workflows
+	hadolint Dockerfile
 
 format: install ## Apply ruff's fixes and formatting
 	ruff check --fix src tests benchmarks
@@ -101,3 +102,79 @@ bench: install ## Time the pipeline against a bare script (see benchmarks/)
 
 clean: ## Remove pipeline outputs, the MLflow store and caches (keeps the environment)
 	rm -rf data/prepared models metrics plots reports mlflow.db mlruns .dvc/tmp .pytest_cache
+
+# The data contract: check any CSV against it, and its benchmark.
+.PHONY: validate bench-validate
+
+# make validate CSV=path/to/extract.csv   (default: the shipped raw file, as the stage runs it)
+CSV ?=
+validate: install ## Check a CSV against the data contract (CSV=path; default: the shipped data)
+	python -m churn.validate $(if $(CSV),--csv "$(CSV)" --docs reports/check/data_docs)
+
+bench-validate: install ## Time the data contract on the shipped data and on 100x and 1,000x
+	python benchmarks/validate.py
+
+# New data and drift: batches in, a drift watch, and the retraining decision.
+.PHONY: simulate ingest refresh-data drift decide retrain bench-drift test-drift
+
+# make simulate ROWS=1000 SEED=1 SHIFT="--covariate monthly_charges=+15% --churn-rate 0.4"
+ROWS ?= 1000
+SEED ?= 0
+SHIFT ?=
+BATCH ?= data/incoming/batch-$(shell date -u +%Y%m%d-%H%M%S).csv
+simulate: install ## Write a simulated batch to data/incoming (ROWS, SEED, SHIFT, BATCH=path)
+	python -m churn.simulate --rows $(ROWS) --seed $(SEED) $(SHIFT) --out "$(BATCH)"
+
+ingest: install ## Validate each batch in data/incoming; append good ones, quarantine bad ones
+	python -m churn.ingest
+
+refresh-data: install ## Fetch new batches (`dvc update` of imports, if enabled), then ingest
+	python -m churn.ingest --refresh
+
+# make drift CURRENT=path.csv|predictions.jsonl   (default: the newest ingested batch)
+CURRENT ?=
+drift: install ## Drift of the newest data vs the training data: reports/drift.{json,md,html}
+	python -m churn.drift $(if $(CURRENT),--current "$(CURRENT)")
+
+FORCE ?= false
+decide: install ## Retrain or not (new data, drift or FORCE=true): reports/decision.json
+	python -m churn.decide --force "$(FORCE)"
+
+retrain: install ## New batches to a gated model in one command: ingest, validate, repro, gate
+	python -m churn.ingest
+	dvc repro
+	@if $(MAKE) -n promote >/dev/null 2>&1; then $(MAKE) promote; \
+	else echo "retrain: no promote target, so no gate was run"; fi
+
+test-drift: install ## New data and drift: batches to a retrained model on a private copy
+	$(PYTEST) tests/drift
+
+bench-drift: install ## False-alarm and detection rates of the drift check, and its run time
+	python benchmarks/drift.py
+
+# The champion/challenger gate: a separate step from training, never a DVC stage.
+.PHONY: promote
+
+# make promote FAIL_ON_REJECT=1   (exit 1 when the challenger is rejected; default: exit 0)
+FAIL_ON_REJECT ?=
+promote: install ## Gate the registry's challenger; move `champion` only if every gate passes
+	python -m churn.promote $(if $(FAIL_ON_REJECT),--fail-on-reject)
+
+# The prediction service: the champion behind a small ASGI app, without Docker.
+.PHONY: serve smoke test-serve bench-serve
+
+# make serve PORT=8080 MODEL_PATH=models/model.pkl PREDICTION_LOG=reports/predictions.jsonl
+# (MODEL_URI, MODEL_PATH, PREDICTION_LOG and SERVE_MAX_BODY_BYTES reach the service as env vars)
+HOST = 127.0.0.1
+PORT = 8000
+serve: install ## Serve the champion on http://HOST:PORT (MODEL_URI, MODEL_PATH, PREDICTION_LOG)
+	python -m churn.serve --host "$(HOST)" --port "$(PORT)"
+
+smoke: install ## Start the service on a free port, check health, predict and version, stop it
+	python -m churn.smoke
+
+test-serve: install ## The prediction service, started as a real process on loopback
+	$(PYTEST) tests/serve
+
+bench-serve: install ## Latency and throughput of the service vs `mlflow models serve`
+	python benchmarks/serve.py

@@ -33,10 +33,19 @@ class PathsParams:
     train: Str
     test: Str
     validation: Str
+    data_docs: Str
     model: Str
     metrics: Str
     plots: Str
     run_info: Str
+    incoming: Str
+    quarantine: Str
+    batches: Str
+    drift: Str
+    decision: Str
+    slices: Str
+    promotion: Str
+    promotion_report: Str
 
 
 @dataclass(config=_STRICT)
@@ -59,7 +68,18 @@ class PrepareParams:
 
 @dataclass(config=_STRICT)
 class ValidateParams:
+    """Row-count and class-balance bounds of the data contract."""
+
     min_rows: Annotated[Int, Field(ge=1)]
+    max_rows: Annotated[Int, Field(ge=1)]
+    min_positive_share: Annotated[Float, Field(ge=0, le=1)]
+    max_positive_share: Annotated[Float, Field(ge=0, le=1)]
+
+    def __post_init__(self) -> None:
+        if self.min_rows > self.max_rows:
+            raise ValueError("min_rows exceeds max_rows")
+        if self.min_positive_share > self.max_positive_share:
+            raise ValueError("min_positive_share exceeds max_positive_share")
 
 
 @dataclass(config=_STRICT)
@@ -76,13 +96,78 @@ class TrainParams:
 
 @dataclass(config=_STRICT)
 class EvaluateParams:
+    """Scoring threshold, the slices metrics are broken down by, and the plot settings."""
+
     threshold: Annotated[Float, Field(gt=0, lt=1)]
+    slice_columns: tuple[Str, ...]
+    bands: dict[Str, tuple[Float, ...]]
+    calibration_bins: Annotated[Int, Field(ge=2)]
+    importance_repeats: Annotated[Int, Field(ge=1)]
+    seed: Annotated[Int, Field(ge=0)]
 
 
 @dataclass(config=_STRICT)
 class TrackParams:
     experiment: Str
     registered_model: Str
+
+
+@dataclass(config=_STRICT)
+class MetricGateParams:
+    """One metric's gate: which way is better, the floor (null: none), the regression tolerance."""
+
+    direction: Literal["higher", "lower"]
+    floor: Float | None
+    abs_tolerance: Annotated[Float, Field(ge=0)]
+    rel_tolerance: Annotated[Float, Field(ge=0)]
+
+
+@dataclass(config=_STRICT)
+class SliceGateParams:
+    """Slices with at least `min_rows` rows must meet `floors` and not regress by more than
+    `abs_tolerance` against the champion on the same slice."""
+
+    min_rows: Annotated[Int, Field(ge=1)]
+    floors: dict[Str, Float]
+    abs_tolerance: Annotated[Float, Field(ge=0)]
+
+
+@dataclass(config=_STRICT)
+class GatesParams:
+    """What a challenger must pass before `make promote` makes it the champion."""
+
+    metrics: dict[Str, MetricGateParams]
+    baseline_margin: dict[Str, Float]
+    slices: SliceGateParams
+
+
+@dataclass(config=_STRICT)
+class IngestParams:
+    """Which files in paths.incoming are batches, and the smallest batch accepted."""
+
+    pattern: Str
+    min_rows: Annotated[Int, Field(ge=1)]
+    update_imports: bool
+
+
+@dataclass(config=_STRICT)
+class SimulateParams:
+    """Columns scaled together with a shifted column, so simulated rows stay consistent."""
+
+    linked: dict[Str, tuple[Str, ...]]
+
+
+@dataclass(config=_STRICT)
+class DriftParams:
+    """The current and reference windows, and when a column counts as drifted."""
+
+    current: Literal["batches", "prediction_log"]
+    reference: Literal["raw", "train"]
+    prediction_log: Str | None
+    alpha: Annotated[Float, Field(gt=0, lt=1)]
+    psi_threshold: Annotated[Float, Field(ge=0)]
+    psi_bins: Annotated[Int, Field(ge=2)]
+    discrete_max_values: Annotated[Int, Field(ge=2)]
 
 
 @dataclass(config=_STRICT)
@@ -94,6 +179,10 @@ class Params:
     train: TrainParams
     evaluate: EvaluateParams
     track: TrackParams
+    ingest: IngestParams
+    simulate: SimulateParams
+    drift: DriftParams
+    gates: GatesParams
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
