@@ -1,0 +1,146 @@
+"""Issue 3's speed figures: the data contract on the shipped data and on it resampled 100x, 1,000x.
+
+  validation   run_suite() on a frame already in memory (CSV parsing excluded): seconds, rows/s
+  memory       peak resident memory added while validating, as a multiple of the frame's size
+               (pandas' deep memory_usage), sampled from /proc every few milliseconds
+  whole stage  `python -m churn.validate --csv FILE` in a fresh process: GX import, CSV parsing,
+               validation, report and Data Docs
+
+Resampled rows get fresh customer ids, so every scale passes the contract (as a real extract
+would) and the time is the passing path's. Target: 7M rows validated in < 10 s, memory < 3x.
+Usage: python benchmarks/validate.py [--scales 1 100 1000] [--repeats 3] [--no-stage]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import ROOT, remove
+
+from churn.contract import build_suite
+from churn.params import Params, load_params
+from churn.validate import read_extract, run_suite
+
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def rss() -> int:
+    with open("/proc/self/statm") as statm:  # noqa: PTH123
+        return int(statm.read().split()[1]) * PAGE
+
+
+class PeakRss:
+    """Highest resident set size seen while the block runs, sampled every 2 ms."""
+
+    def __enter__(self) -> PeakRss:
+        self.start = self.peak = rss()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.002):
+            self.peak = max(self.peak, rss())
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, rss())
+
+
+def resample(frame: pd.DataFrame, scale: int, seed: int = 0) -> pd.DataFrame:
+    if scale == 1:
+        return frame
+    rows = np.random.default_rng(seed).integers(0, len(frame), len(frame) * scale)
+    out = frame.iloc[rows].reset_index(drop=True)
+    out["customer_id"] = np.arange(1, len(out) + 1)
+    return out
+
+
+def bench_params(rows: int) -> Params:
+    params = load_params(ROOT / "params.yaml")
+    return replace(params, validate=replace(params.validate, max_rows=max(rows, 1)))
+
+
+def validation(frame: pd.DataFrame, params: Params, repeats: int) -> tuple[float, float]:
+    """Median seconds of run_suite, and the peak memory it added (bytes)."""
+    suite_runs, peaks = [], []
+    for _ in range(repeats):
+        suite = build_suite(params)
+        with PeakRss() as memory:
+            start = time.perf_counter()
+            result = run_suite(frame, suite)
+            suite_runs.append(time.perf_counter() - start)
+        peaks.append(memory.peak - memory.start)
+        if not result.success:
+            sys.exit(f"the contract failed on the benchmark data: {result.lines()}")
+    return statistics.median(suite_runs), max(peaks)
+
+
+def whole_stage(frame: pd.DataFrame, work: Path) -> float:
+    csv_path, params_path = work / "extract.csv", work / "params.yaml"
+    frame.to_csv(csv_path, index=False)
+    text = (ROOT / "params.yaml").read_text(encoding="utf-8")
+    params_path.write_text(
+        text.replace("max_rows: 1000000", f"max_rows: {max(len(frame), 1)}", 1), encoding="utf-8"
+    )
+    command = [sys.executable, "-m", "churn.validate", "--params", str(params_path)]
+    command += ["--csv", str(csv_path), "--out", str(work / "v.json")]
+    command += ["--docs", str(work / "docs")]
+    env = os.environ | {"PYTHONPATH": str(ROOT / "src")}
+    start = time.perf_counter()
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        sys.exit(f"stage failed:\n{done.stderr[-3000:]}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scales", type=int, nargs="+", default=[1, 100, 1000])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-stage", action="store_true", help="skip the whole-stage timing")
+    args = parser.parse_args()
+    shipped = read_extract(ROOT / "data/raw/churn.csv")
+    run_suite(shipped, build_suite(bench_params(len(shipped))))  # warm GX's imports and caches
+    rows_out = []
+    work = Path(tempfile.mkdtemp(prefix="bench-validate-"))
+    try:
+        for scale in args.scales:
+            frame = resample(shipped, scale)
+            size = int(frame.memory_usage(deep=True).sum())
+            seconds, added = validation(frame, bench_params(len(frame)), args.repeats)
+            stage = None if args.no_stage else whole_stage(frame, work)
+            rows_out.append((scale, len(frame), seconds, size, added, stage))
+            del frame
+    finally:
+        remove(work)
+    print(f"{os.cpu_count()} cores; validation = median of {args.repeats} runs")
+    print("| data | rows | validation s | rows/s | frame MB | peak added MB | x frame | stage s |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for scale, rows, seconds, size, added, stage in rows_out:
+        print(
+            f"| {scale}x | {rows:,} | {seconds:.2f} | {rows / seconds:,.0f} | {size / 1e6:,.1f} "
+            f"| {added / 1e6:,.1f} | {added / size:.2f} | "
+            f"{'' if stage is None else f'{stage:.1f}'} |"
+        )
+
+
+if __name__ == "__main__":
+    main()

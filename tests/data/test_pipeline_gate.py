@@ -1,0 +1,41 @@
+"""`dvc repro` on a copy whose data breaks the contract stops at validate and loses nothing."""
+
+from __future__ import annotations
+
+import json
+
+from churn.tracking import file_md5
+from tests.e2e.conftest import Workspace, copy_project, fork_env
+
+RAW = "data/raw/churn.csv"
+
+
+def test_contract_failure_stops_repro_before_prepare_and_keeps_the_model(tmp_path):
+    path = tmp_path / "repo"
+    path.mkdir()
+    copy_project(path)
+    params = path / "params.yaml"
+    params.write_text(params.read_text().replace("n_estimators: 300", "n_estimators: 10", 1))
+    fork = Workspace(path, fork_env(path))
+    fork.git("init", "-q", "-b", "main")
+    fork.commit("Use this template")
+    fork.dvc("repro", "train")
+    model = path / "models/model.pkl"
+    model_before, lock_before = file_md5(model), (path / "dvc.lock").read_bytes()
+
+    raw = path / RAW
+    raw.write_text(raw.read_text().replace("Month-to-month", "Monthly", 1))
+    done = fork.dvc("repro", "train", check=False)
+
+    assert done.returncode != 0
+    assert f"{RAW}: contract: expect_column_values_to_be_in_set [critical]: " in done.stderr
+    assert "e.g. ['Monthly']" in done.stderr
+    assert f"error: {RAW}: 1 critical expectation(s) of the data contract failed" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert "Running stage 'prepare'" not in done.stdout
+    assert file_md5(model) == model_before
+    assert (path / "dvc.lock").read_bytes() == lock_before
+    report = json.loads((path / "reports/validation.json").read_text())
+    assert (report["success"], report["critical_failed"]) == (False, 1)
+    assert report["failures"][0]["examples"] == ["Monthly"]
+    assert (path / "reports/data_docs/index.html").is_file()

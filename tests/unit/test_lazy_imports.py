@@ -1,0 +1,25 @@
+"""Importing Great Expectations costs seconds a process: only the validate stage may pay it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[2] / "src"
+
+
+def test_modules_other_stages_import_do_not_load_great_expectations() -> None:
+    modules = "churn.prepare, churn.train, churn.evaluate, churn.track, churn.params"
+    code = (
+        f"import sys; import {modules}, churn.contract, churn.validate; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'great_expectations'))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": str(SRC), "PATH": ""},
+    )
+    assert done.stdout.strip() == "[]"
