@@ -1,18 +1,23 @@
 """Stage `evaluate`: score the model and a trivial baseline on the held-out split.
 
-Writes metrics JSON that DVC tracks as metrics and plot data that `dvc plots show/diff` render.
+Writes metrics JSON that DVC tracks as metrics (overall, and per slice of customers in a separate
+file) and plot data that `dvc plots show/diff` render: ROC, precision-recall, confusion,
+calibration and permutation feature importance.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 from pathlib import Path
 from typing import Any
 
 import joblib
 import numpy as np
 import pandas as pd
+from sklearn.calibration import calibration_curve
 from sklearn.dummy import DummyClassifier
+from sklearn.inspection import permutation_importance
 from sklearn.metrics import (
     accuracy_score,
     average_precision_score,
@@ -32,22 +37,101 @@ from churn.io import read_parquet, write_json
 from churn.params import DataParams, EvaluateParams, load_params
 
 CURVE_POINTS = 200
+#: What `score` returns, for each model, the baseline, and each slice; gates may name any of these.
+METRIC_NAMES = ("roc_auc", "pr_auc", "f1", "precision", "recall", "accuracy", "log_loss", "brier")
 
 
-def score(y_true: np.ndarray, proba: np.ndarray, threshold: float) -> dict[str, float]:
-    """Threshold-free and thresholded metrics for the positive class probabilities."""
+def score(y_true: np.ndarray, proba: np.ndarray, threshold: float) -> dict[str, float | None]:
+    """Threshold-free and thresholded metrics for the positive class probabilities.
+
+    ROC AUC and PR AUC are null when `y_true` holds one class only (possible in a small slice).
+    """
     predicted = (proba >= threshold).astype(int)
+    both = len(np.unique(y_true)) == 2
     metrics = {
-        "roc_auc": roc_auc_score(y_true, proba),
-        "pr_auc": average_precision_score(y_true, proba),
+        "roc_auc": roc_auc_score(y_true, proba) if both else None,
+        "pr_auc": average_precision_score(y_true, proba) if both else None,
         "f1": f1_score(y_true, predicted, zero_division=0),
         "precision": precision_score(y_true, predicted, zero_division=0),
         "recall": recall_score(y_true, predicted, zero_division=0),
         "accuracy": accuracy_score(y_true, predicted),
         "log_loss": log_loss(y_true, np.clip(proba, 1e-15, 1 - 1e-15), labels=[0, 1]),
-        "brier": brier_score_loss(y_true, proba),
+        "brier": brier_score_loss(y_true, proba, pos_label=1),
     }
-    return {name: round(float(value), 6) for name, value in metrics.items()}
+    return {name: None if v is None else round(float(v), 6) for name, v in metrics.items()}
+
+
+def slice_score(y_true: np.ndarray, proba: np.ndarray, threshold: float) -> dict[str, Any]:
+    return {"rows": len(y_true), **score(y_true, proba, threshold)}
+
+
+def _label(value: Any) -> str:
+    """`1.0` reads as `1`: 0/1 flags are stored as floats once a column has missing values."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def band_labels(values: pd.Series, edges: tuple[float, ...]) -> pd.Series:
+    """`[0, 12, 24]` gives bands `0-12`, `12-24`, `24 or more` (lower edge included)."""
+
+    def fmt(edge: float) -> str:
+        return str(int(edge)) if float(edge).is_integer() else str(edge)
+
+    labels = [f"{fmt(lo)}-{fmt(hi)}" for lo, hi in itertools.pairwise(edges)]
+    labels.append(f"{fmt(edges[-1])} or more")
+    bands = pd.cut(values, [*edges, np.inf], right=False, labels=labels)
+    return bands.astype(str).where(bands.notna(), f"below {fmt(edges[0])}")
+
+
+def slices(
+    test: pd.DataFrame, y_true: np.ndarray, proba: np.ndarray, params: EvaluateParams
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """Metrics per value of each slice column and per band of each banded numeric column."""
+    groups = {column: test[column].map(_label) for column in params.slice_columns}
+    groups |= {column: band_labels(test[column], edges) for column, edges in params.bands.items()}
+    result: dict[str, dict[str, dict[str, Any]]] = {}
+    for column, labels in groups.items():
+        keys = labels.to_numpy()
+        result[column] = {
+            value: slice_score(y_true[keys == value], proba[keys == value], params.threshold)
+            for value in sorted(set(keys))
+        }
+    return result
+
+
+def calibration(y_true: np.ndarray, proba: np.ndarray, bins: int) -> list[dict[str, float]]:
+    """Reliability curve: observed churn rate against mean predicted probability, per bin."""
+    observed, predicted = calibration_curve(y_true, proba, n_bins=bins, strategy="quantile")
+    return [
+        {"mean_predicted": round(float(p), 6), "fraction_positive": round(float(o), 6)}
+        for p, o in zip(predicted, observed, strict=True)
+    ]
+
+
+def feature_importance(
+    model: Any, x: pd.DataFrame, y_true: np.ndarray, params: EvaluateParams
+) -> list[dict[str, Any]]:
+    """Permutation importance of each input column on the held-out split (drop in ROC AUC).
+
+    Shuffling the original columns, not the one-hot encoded ones, gives one number per column a
+    user recognises, and works for every model type `train` can build.
+    """
+    result = permutation_importance(
+        model,
+        x,
+        y_true,
+        scoring="roc_auc",
+        n_repeats=params.importance_repeats,
+        random_state=params.seed,
+    )
+    rows = [
+        {"feature": name, "importance": round(float(mean), 6), "std": round(float(std), 6)}
+        for name, mean, std in zip(
+            x.columns, result.importances_mean, result.importances_std, strict=True
+        )
+    ]
+    return sorted(rows, key=lambda row: -row["importance"])
 
 
 def _thin(frame: pd.DataFrame, points: int = CURVE_POINTS) -> list[dict[str, float]]:
@@ -78,6 +162,18 @@ def evaluate(
     """Metrics for the model and a prior-predicting baseline, plus curve data for the model."""
     x_test, y_test = test.drop(columns=[data.target]), test[data.target].to_numpy()
     proba = model.predict_proba(x_test)[:, 1]
+    return overall(proba, train, test, data, params), curves(y_test, proba, params.threshold)
+
+
+def overall(
+    proba: np.ndarray,
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    data: DataParams,
+    params: EvaluateParams,
+) -> dict[str, Any]:
+    """The model's metrics on the whole test split, with the baseline's under `baseline`."""
+    x_test, y_test = test.drop(columns=[data.target]), test[data.target].to_numpy()
     baseline = DummyClassifier(strategy="prior").fit(
         train.drop(columns=[data.target]), train[data.target]
     )
@@ -95,7 +191,20 @@ def evaluate(
             "tp": int(matrix[1, 1]),
         },
     }
-    return metrics, curves(y_test, proba, params.threshold)
+    return metrics
+
+
+def evaluate_all(
+    model: Any, train: pd.DataFrame, test: pd.DataFrame, data: DataParams, params: EvaluateParams
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """What the stage writes: overall metrics, slice metrics, and every plot's rows."""
+    metrics, plots = evaluate(model, train, test, data, params)
+    y_test = test[data.target].to_numpy()
+    proba = model.predict_proba(test.drop(columns=[data.target]))[:, 1]
+    features = test[[*data.numeric, *data.categorical]]
+    plots["calibration"] = calibration(y_test, proba, params.calibration_bins)
+    plots["feature_importance"] = feature_importance(model, features, y_test, params)
+    return metrics, {"slices": slices(test, y_test, proba, params)}, plots
 
 
 @exits_cleanly
@@ -111,7 +220,7 @@ def main(argv: list[str] | None = None) -> None:
         model = joblib.load(model_path)
     except Exception as err:  # unpickling a damaged file raises many unrelated types
         raise PipelineError(f"{model_path}: cannot load model ({err.__class__.__name__})") from None
-    metrics, plots = evaluate(
+    metrics, slice_metrics, plots = evaluate_all(
         model,
         read_parquet(params.paths.train),
         read_parquet(params.paths.test),
@@ -119,6 +228,7 @@ def main(argv: list[str] | None = None) -> None:
         params.evaluate,
     )
     write_json(params.paths.metrics, metrics)
+    write_json(params.paths.slices, slice_metrics)
     for name, rows in plots.items():
         write_json(Path(params.paths.plots) / f"{name}.json", rows)
     print(f"evaluate: roc_auc={metrics['roc_auc']} (baseline {metrics['baseline']['roc_auc']})")

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from churn.errors import PipelineError, exits_cleanly
+from churn.gates import MetricGate, SliceRules, metric_gates_from_raw, slice_rules_from_raw
 from churn.params import PathsParams, parse, read_yaml
-from churn.report_rules import MetricRule, rules_from_params
 
 GITHUB_COMMENT_LIMIT = 65_536
 MARKER = "<!-- churn-mlops:pr-report"
@@ -35,7 +35,7 @@ class MetricRow:
     name: str
     old: float | None
     new: float | None
-    rule: MetricRule | None = None
+    rule: MetricGate | None = None
 
     @property
     def change(self) -> float | None:
@@ -108,14 +108,17 @@ def _number(value: Any) -> float | None:
 
 def rows_from_diff(
     diff: Mapping[str, Mapping[str, Mapping[str, Any]]],
-    rules: Mapping[str, MetricRule],
+    rules: Mapping[str, MetricGate],
     skip_sources: tuple[str, ...] = (),
     slice_prefix: str = "slices.",
+    slice_rules: SliceRules | None = None,
 ) -> tuple[tuple[MetricRow, ...], tuple[MetricRow, ...]]:
     """Split DVC's `metrics diff --all` into overall rows and slice rows, each with its rule.
 
-    Gated metrics come first. A slice metric such as `slices.contract.Two year.roc_auc` takes
-    the rule of `roc_auc`. Sources in `skip_sources` (the validation summary) are shown elsewhere.
+    Gated metrics come first. A slice metric such as `slices.contract.Two year.roc_auc` is judged
+    as the promotion gate judges it (`slice_rules`: slice floor and tolerance, enough rows);
+    without slice rules it takes the rule of `roc_auc`. Sources in `skip_sources` (the
+    validation summary) are shown elsewhere.
     """
     overall: list[MetricRow] = []
     slices: list[MetricRow] = []
@@ -126,7 +129,12 @@ def rows_from_diff(
             if old is None and new is None:
                 continue
             is_slice = "slice" in Path(source).stem or name.startswith(slice_prefix)
-            rule = rules.get(name.rsplit(".", 1)[-1] if is_slice else name)
+            group, metric = name.rsplit(".", 1) if "." in name else ("", name)
+            if is_slice and slice_rules is not None:
+                rows = _number(diff[source].get(f"{group}.rows", {}).get("new"))
+                rule = slice_rules.rule_for(metric, rows)
+            else:
+                rule = rules.get(metric if is_slice else name)
             row = MetricRow(source, name, old, new, rule)
             (slices if is_slice else overall).append(row)
     overall.sort(key=lambda row: (row.rule is None, row.name))
@@ -134,10 +142,15 @@ def rows_from_diff(
 
 
 def build_report(
-    inputs: ReportInputs, rules: Mapping[str, MetricRule], validation_source: str = ""
+    inputs: ReportInputs,
+    rules: Mapping[str, MetricGate],
+    validation_source: str = "",
+    slice_rules: SliceRules | None = None,
 ) -> Report:
     """Compare head with base under the gate rules and decide the one-line verdict."""
-    overall, slices = rows_from_diff(inputs.metrics, rules, skip_sources=(validation_source,))
+    overall, slices = rows_from_diff(
+        inputs.metrics, rules, skip_sources=(validation_source,), slice_rules=slice_rules
+    )
     validation_failed = inputs.validation is not None and not inputs.validation.get("success", True)
     regressions = [row for row in (*overall, *slices) if row.regressed or row.below_floor]
     if validation_failed:
@@ -324,6 +337,10 @@ def plots_section(plots: Mapping[str, Any]) -> list[str]:
             if base_rows or head_rows:
                 lines += [f"#### {title}", "", *_confusion_table(base_rows, head_rows, x, y), ""]
             continue
+        if str(spec.get("template", "")).startswith("bar"):
+            if base_rows or head_rows:
+                lines += [f"#### {title}", "", *_bar_table(base_rows, head_rows, x, y), ""]
+            continue
         values = [_number(r.get(x)) for r in (*base_rows, *head_rows)]
         xs = [v for v in values if v is not None]
         if not xs:
@@ -349,6 +366,24 @@ def plots_section(plots: Mapping[str, Any]) -> list[str]:
             f"Lines: {legend}.",
         ]
         lines += [f"#### {title}", "", *chart, ""]
+    return lines
+
+
+def _bar_table(base_rows: list, head_rows: list, x: str, y: str, top: int = 10) -> list[str]:
+    """A bar plot (one value per label, e.g. feature importance) as a table, largest first."""
+
+    def values(rows: list) -> dict[str, float]:
+        return {str(r.get(y)): v for r in rows if (v := _number(r.get(x))) is not None}
+
+    base, head = values(base_rows), values(head_rows)
+    labels = sorted(set(base) | set(head), key=lambda k: -(head.get(k, base.get(k)) or 0.0))
+    lines = [f"| {y} | base {x} | head {x} | change |", "|---|---:|---:|---:|"]
+    for label in labels[:top]:
+        old, new = base.get(label), head.get(label)
+        change = _signed(new - old) if old is not None and new is not None else "new"
+        lines.append(f"| {label} | {_fmt(old)} | {_fmt(new)} | {change} |")
+    if len(labels) > top:
+        lines.append(f"| … {len(labels) - top} more | | | |")
     return lines
 
 
@@ -584,9 +619,14 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     raw = read_yaml(Path(args.params))
     paths = parse(raw.get("paths"), PathsParams, path=Path(args.params), prefix="paths")
-    rules = rules_from_params(raw)
+    rules = metric_gates_from_raw(raw, Path(args.params))
     inputs = gather(args.base or default_base(), paths, args.pr)
-    report = build_report(inputs, rules, validation_source=paths.validation)
+    report = build_report(
+        inputs,
+        rules,
+        validation_source=paths.validation,
+        slice_rules=slice_rules_from_raw(raw, Path(args.params)),
+    )
     text = render(report)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

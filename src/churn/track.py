@@ -1,8 +1,10 @@
 """Stage `track`: record the pipeline run in MLflow as one run, after evaluate has succeeded.
 
-One run holds the params, the metrics, the model (with signature and input example), the datasets
-with their digests, and the git state. Logging happens only once every earlier stage has passed,
-so a failed pipeline never leaves a half-filled run; if logging itself fails the run is deleted.
+One run holds the params, the metrics (overall and per slice), the model (with signature and input
+example), the datasets with their digests, and the git state. The model becomes a new version of
+the registered model with the alias `challenger`; only `make promote` moves `champion`. Logging
+happens only once every earlier stage has passed, so a failed pipeline never leaves a half-filled
+run; if logging itself fails the run (and its model version) is deleted.
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ import joblib
 import pandas as pd
 
 from churn.errors import PipelineError, exits_cleanly
+from churn.ingest import batch_tags, read_manifest
 from churn.io import read_json, read_parquet, write_json
 from churn.params import Params, flatten, load_params
 from churn.tracking import file_md5, git_tags, pip_requirements, tracking_uri
 
 INPUT_EXAMPLE_ROWS = 5
+CHALLENGER = "challenger"
 
 
 def feature_columns(params: Params) -> list[str]:
@@ -47,9 +51,13 @@ def log_run(
     test: pd.DataFrame,
     metrics: dict[str, Any],
     raw_md5: str,
+    slices: dict[str, Any] | None = None,
+    *,
+    batches: list[dict[str, Any]] | None = None,
 ) -> dict[str, str]:
-    """Log everything about one pipeline run; return the ids a later stage or user needs."""
+    """Log and register one pipeline run's model; return the ids a later stage or user needs."""
     import mlflow
+    from mlflow import MlflowClient
     from mlflow.models import infer_signature
 
     mlflow.set_tracking_uri(tracking_uri())
@@ -57,8 +65,12 @@ def log_run(
     example = train.loc[: INPUT_EXAMPLE_ROWS - 1, feature_columns(params)]
     signature = infer_signature(example, model.predict_proba(example)[:, 1])
     run = mlflow.start_run()
+    client = MlflowClient()
+    version: str | None = None
     try:
         mlflow.set_tags({**git_tags(), "data.raw.md5": raw_md5, "pipeline": "dvc repro"})
+        mlflow.set_tags(batch_tags(batches or []))  # provenance: the batches in the raw data
+        mlflow.log_dict({"batches": batches or []}, "data/batches.json")
         mlflow.log_params(flatten(params))
         for name, frame in (("train", train), ("test", test)):
             with warnings.catch_warnings():
@@ -73,6 +85,8 @@ def log_run(
                 )
             mlflow.log_input(dataset, context="training" if name == "train" else "evaluation")
         mlflow.log_metrics(numeric_metrics(metrics))
+        if slices:
+            mlflow.log_metrics(numeric_metrics(slices, "slices."))
         logged = mlflow.sklearn.log_model(
             model,
             name="model",
@@ -83,9 +97,14 @@ def log_run(
             # cloudpickle: skops costs ~1.5 s a run for a forest, and the model only ever comes
             # from this project's own registry (the DVC copy is a joblib pickle too).
             serialization_format="cloudpickle",
+            registered_model_name=params.track.registered_model,
         )
+        version = str(logged.registered_model_version)
+        client.set_registered_model_alias(params.track.registered_model, CHALLENGER, version)
     except BaseException:
         mlflow.end_run(status="FAILED")
+        if version is not None:
+            client.delete_model_version(params.track.registered_model, version)
         mlflow.delete_run(run.info.run_id)
         raise
     mlflow.end_run()
@@ -94,6 +113,9 @@ def log_run(
         "experiment_id": run.info.experiment_id,
         "model_uri": logged.model_uri,
         "tracking_uri": tracking_uri(),
+        "registered_model": params.track.registered_model,
+        "model_version": version,
+        "registry_uri": f"models:/{params.track.registered_model}/{version}",
     }
 
 
@@ -117,9 +139,14 @@ def main(argv: list[str] | None = None) -> None:
         read_parquet(params.paths.test),
         read_json(params.paths.metrics),
         file_md5(params.paths.raw),
+        read_json(params.paths.slices).get("slices", {}),
+        batches=read_manifest(params.paths.batches),
     )
     write_json(params.paths.run_info, info)
-    print(f"track: MLflow run {info['run_id']} in {info['tracking_uri']}")
+    print(
+        f"track: MLflow run {info['run_id']} in {info['tracking_uri']}; "
+        f"{info['registered_model']} version {info['model_version']} is the {CHALLENGER}"
+    )
 
 
 if __name__ == "__main__":

@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
+from churn.gates import MetricGate
 from churn.report import (
     GITHUB_COMMENT_LIMIT,
     DataSide,
@@ -12,12 +15,11 @@ from churn.report import (
     build_report,
     render,
 )
-from churn.report_rules import MetricRule
 
 GOLDEN = Path(__file__).parent / "golden" / "pr-report.md"
 RULES = {
-    "roc_auc": MetricRule("higher", floor=0.75, abs_tolerance=0.01),
-    "log_loss": MetricRule("lower", floor=0.6, abs_tolerance=0.02),
+    "roc_auc": MetricGate("higher", floor=0.75, abs_tolerance=0.01),
+    "log_loss": MetricGate("lower", floor=0.6, abs_tolerance=0.02),
 }
 
 
@@ -113,3 +115,68 @@ def test_even_a_huge_metrics_table_is_cut_to_the_limit() -> None:
 def test_no_pr_number_is_said_in_the_marker() -> None:
     text = render(build_report(sample_inputs(pr_number=None), RULES))
     assert text.startswith("<!-- churn-mlops:pr-report pr=none -->")
+
+
+def test_slices_are_judged_as_the_promotion_gate_judges_them() -> None:
+    from churn.gates import slice_rules_from_raw
+    from churn.report import rows_from_diff
+
+    raw = {
+        "gates": {
+            "metrics": {
+                "roc_auc": {
+                    "direction": "higher",
+                    "floor": 0.8,
+                    "abs_tolerance": 0.01,
+                    "rel_tolerance": 0.0,
+                },
+                "brier": {
+                    "direction": "lower",
+                    "floor": 0.2,
+                    "abs_tolerance": 0.0,
+                    "rel_tolerance": 0.03,
+                },
+            },
+            "slices": {"min_rows": 50, "floors": {"roc_auc": 0.6}, "abs_tolerance": 0.05},
+        }
+    }
+    slice_rules = slice_rules_from_raw(raw)
+    rules = {name: slice_rules.gates[name] for name in ("roc_auc",)}
+    diff = {
+        "metrics/slices.json": {
+            "slices.contract.One year.rows": {"old": 300, "new": 300},
+            "slices.contract.One year.roc_auc": {"old": 0.80, "new": 0.77},
+            "slices.contract.One year.brier": {"old": 0.10, "new": 0.20},
+            "slices.contract.Two year.rows": {"old": 300, "new": 300},
+            "slices.contract.Two year.roc_auc": {"old": 0.80, "new": 0.70},
+            "slices.tenure.tiny.rows": {"old": 20, "new": 20},
+            "slices.tenure.tiny.roc_auc": {"old": 0.90, "new": 0.40},
+        }
+    }
+    _, slices = rows_from_diff(diff, rules, slice_rules=slice_rules)
+    judged = {row.name: row.regressed or row.below_floor for row in slices if row.rule}
+    assert judged == {
+        "slices.contract.One year.roc_auc": False,  # 0.03 worse: within the slice tolerance
+        "slices.contract.Two year.roc_auc": True,  # 0.10 worse: beyond it
+    }
+
+
+def test_a_slice_floor_for_a_metric_without_a_gate_is_a_clear_error() -> None:
+    from churn.errors import PipelineError
+    from churn.gates import slice_rules_from_raw
+
+    raw = {
+        "gates": {
+            "metrics": {
+                "roc_auc": {
+                    "direction": "higher",
+                    "floor": 0.8,
+                    "abs_tolerance": 0.0,
+                    "rel_tolerance": 0.0,
+                }
+            },
+            "slices": {"min_rows": 1, "floors": {"auc_typo": 0.6}, "abs_tolerance": 0.05},
+        }
+    }
+    with pytest.raises(PipelineError, match=r"gates\.slices\.floors\.auc_typo"):
+        slice_rules_from_raw(raw)

@@ -1,4 +1,4 @@
-"""`make report`'s command against real git repositories: each case issue 5 names."""
+"""`make report` against real git repositories: each robustness case the README promises."""
 
 from __future__ import annotations
 

@@ -1,0 +1,83 @@
+"""The model logged by the pipeline's MLflow run loads from its URI and predicts like the file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from churn.params import Params
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def absolute(uri: str) -> str:
+    """`sqlite:///mlflow.db` is relative to the project root, where `make repro` ran."""
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
+        return prefix + str(ROOT / uri[len(prefix) :])
+    return uri
+
+
+def assert_same_predictions(local: str, params: Params, features) -> None:
+    import joblib
+    import mlflow
+
+    logged = mlflow.sklearn.load_model(local)
+    in_memory = joblib.load(ROOT / params.paths.model)
+    np.testing.assert_allclose(
+        logged.predict_proba(features), in_memory.predict_proba(features), atol=1e-12
+    )
+    pyfunc = mlflow.pyfunc.load_model(local)
+    served = np.asarray(pyfunc.predict(features[[*params.data.numeric, *params.data.categorical]]))
+    np.testing.assert_allclose(served[:, 1], logged.predict_proba(features)[:, 1], atol=1e-12)
+
+
+def test_logged_model_predicts_like_the_model_file(params: Params, features) -> None:
+    """The very model the pipeline's run logged, from the store that run wrote to."""
+    import mlflow
+
+    run_info = ROOT / params.paths.run_info
+    if not run_info.is_file():
+        pytest.fail(f"{run_info}: not found (run `make repro` first)", pytrace=False)
+    info = json.loads(run_info.read_text(encoding="utf-8"))
+    store = absolute(info["tracking_uri"])
+    if store.startswith("sqlite:///") and not Path(store.removeprefix("sqlite:///")).is_file():
+        pytest.skip(
+            f"{store}: the run's MLflow store is not on this machine (the model was restored "
+            "from a DVC remote); the round trip below still checks the logging code"
+        )
+    from mlflow.exceptions import MlflowException
+
+    try:
+        local = mlflow.artifacts.download_artifacts(
+            artifact_uri=info["model_uri"], tracking_uri=store
+        )
+    except MlflowException:
+        pytest.fail(
+            f"{run_info} names {info['model_uri']}, which {store} does not hold: the store was "
+            "replaced since the last `make repro` (re-log it with `dvc repro -f track`)",
+            pytrace=False,
+        )
+    assert_same_predictions(local, params, features)
+
+
+def test_the_track_stage_logs_a_model_that_loads_from_its_uri(
+    params: Params, features, train, test_split, tmp_path: Path, monkeypatch
+) -> None:
+    """The round trip through the track stage's own logging code, into a store of the test's."""
+    import joblib
+    import mlflow
+
+    from churn.track import log_run
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.chdir(tmp_path)
+    model = joblib.load(ROOT / params.paths.model)
+    info = log_run(params, model, train, test_split, {"roc_auc": 1.0}, raw_md5="0" * 32)
+    local = mlflow.artifacts.download_artifacts(
+        artifact_uri=info["model_uri"], tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}"
+    )
+    assert_same_predictions(local, params, features)
