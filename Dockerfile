@@ -1,0 +1,34 @@
+# The prediction service: `python -m churn.serve` with the dependencies of uv.lock, as a non-root
+# user. The model is not baked in: it comes from the registry at start (MLFLOW_TRACKING_URI,
+# default alias `champion`) or from a mounted file (MODEL_PATH). See README, "The prediction
+# service". Build: docker build -t churn-serving .
+FROM ghcr.io/astral-sh/uv:0.13.9 AS uv
+
+FROM python:3.11-slim-bookworm AS build
+COPY --from=uv /uv /bin/uv
+ENV UV_COMPILE_BYTECODE=1 \
+    UV_LINK_MODE=copy \
+    UV_PYTHON_DOWNLOADS=never \
+    UV_PROJECT_ENVIRONMENT=/app/.venv
+WORKDIR /app
+# Dependencies first, in their own layer: it is rebuilt only when uv.lock changes.
+COPY pyproject.toml uv.lock README.md ./
+RUN uv sync --locked --no-dev --no-install-project
+COPY src ./src
+RUN uv sync --locked --no-dev --no-editable
+
+FROM python:3.11-slim-bookworm
+RUN groupadd --gid 10001 churn \
+    && useradd --create-home --uid 10001 --gid 10001 --shell /usr/sbin/nologin churn
+WORKDIR /app
+COPY --from=build /app/.venv /app/.venv
+COPY params.yaml ./
+ENV PATH=/app/.venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    HOST=0.0.0.0 \
+    PORT=8000
+USER 10001:10001
+EXPOSE 8000
+HEALTHCHECK --interval=10s --timeout=3s --start-period=60s \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen(f\"http://127.0.0.1:{os.environ['PORT']}/health\", timeout=2)"]
+CMD ["python", "-m", "churn.serve"]

@@ -1,0 +1,189 @@
+"""Issue 7's speed figures: this project's service vs `mlflow models serve`, same model, one run.
+
+Both servers serve the same registered model version (models/model.pkl logged and registered as
+`churn-classifier@champion` in a scratch MLflow store), one worker each, on loopback; this script
+is the client, a second process, over one keep-alive connection per server.
+
+  single   one-record requests, one after another: latency p50 and p99 (ms)
+  batch    1,000-record requests: rows per second
+
+Targets: single-record p50 <= 5 ms, and at least 2x MLflow's server on p50 latency and on batch
+throughput. Usage: python benchmarks/serve.py [--single N] [--batches N]  (after `make repro`)
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import joblib
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import ROOT, scratch
+
+from churn.params import load_params
+from churn.smoke import HOST, free_port, start_service, stop, wait_ready
+
+NAME = "churn-classifier"
+
+
+def register(store: str, model_path: Path, example: pd.DataFrame) -> None:
+    """Log the pipeline's model as `track` does and make it the champion of a scratch store."""
+    import mlflow
+    from mlflow import MlflowClient
+    from mlflow.models import infer_signature
+
+    model = joblib.load(model_path)
+    mlflow.set_tracking_uri(store)
+    mlflow.set_experiment("bench-serve")
+    with mlflow.start_run():
+        logged = mlflow.sklearn.log_model(
+            model,
+            name="model",
+            signature=infer_signature(example, model.predict_proba(example)[:, 1]),
+            input_example=example,
+            pyfunc_predict_fn="predict_proba",
+            serialization_format="cloudpickle",
+            registered_model_name=NAME,
+        )
+    MlflowClient(store).set_registered_model_alias(
+        NAME, "champion", str(logged.registered_model_version)
+    )
+
+
+def start_mlflow(port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "mlflow"),
+                "models",
+                "serve",
+                "-m",
+                f"models:/{NAME}@champion",
+                "--env-manager",
+                "local",
+                "-h",
+                HOST,
+                "-p",
+                str(port),
+            ],
+            env={**os.environ, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def timings(port: int, path: str, bodies: list[bytes]) -> list[float]:
+    """Seconds per request, sent one after another on one keep-alive connection."""
+    connection = http.client.HTTPConnection(HOST, port, timeout=120)
+    headers = {"Content-Type": "application/json"}
+    seconds = []
+    try:
+        for body in bodies:
+            start = time.perf_counter()
+            connection.request("POST", path, body=body, headers=headers)
+            response = connection.getresponse()
+            payload = response.read()
+            seconds.append(time.perf_counter() - start)
+            if response.status != 200:
+                sys.exit(f"{path} on port {port}: HTTP {response.status} {payload[:300]!r}")
+    finally:
+        connection.close()
+    return seconds
+
+
+def measure(port: int, one, many, records: list[dict], single: int, batches: int) -> dict:
+    """`one`/`many`: (path, record(s) -> body) for one-record and 1,000-record requests."""
+    (one_path, one_body), (many_path, many_body) = one, many
+    timings(port, one_path, [one_body(records[i % len(records)]) for i in range(50)])
+    ones = [one_body(records[i % len(records)]) for i in range(single)]
+    latencies = sorted(timings(port, one_path, ones))
+    chunk = [records[i % len(records)] for i in range(1000)]
+    bodies = [many_body(chunk) for _ in range(batches)]
+    timings(port, many_path, bodies[:2])
+    batch_seconds = sum(timings(port, many_path, bodies))
+    return {
+        "p50_ms": statistics.median(latencies) * 1e3,
+        "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1e3,
+        "rows_per_s": 1000 * batches / batch_seconds,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--single", type=int, default=2000, help="one-record requests")
+    parser.add_argument("--batches", type=int, default=30, help="1,000-record requests")
+    args = parser.parse_args()
+    params = load_params(ROOT / "params.yaml")
+    features = [*params.data.numeric, *params.data.categorical]
+    test = pd.read_parquet(ROOT / params.paths.test)
+    records = json.loads(test[features].to_json(orient="records"))
+    work = scratch()
+    env = {
+        "MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}",
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]),
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]),
+    }
+    os.environ.update(env)
+    os.chdir(work)  # the scratch store keeps its artifacts (mlruns/) beside itself
+    register(env["MLFLOW_TRACKING_URI"], ROOT / params.paths.model, test[features].head(5))
+    ours_port, mlflow_port = free_port(), free_port()
+    ours = start_service(
+        ["--params", str(ROOT / "params.yaml")], port=ours_port, log=work / "ours.log"
+    )
+    theirs = start_mlflow(mlflow_port, env, work / "mlflow.log")
+    try:
+        wait_ready(ours_port, ours)
+        wait_ready(mlflow_port, theirs, timeout=180, path="/ping")
+        results = {
+            "mlflow models serve": measure(
+                mlflow_port,
+                ("/invocations", lambda row: json.dumps({"dataframe_records": [row]}).encode()),
+                ("/invocations", lambda rows: json.dumps({"dataframe_records": rows}).encode()),
+                records,
+                args.single,
+                args.batches,
+            ),
+            "this service": measure(
+                ours_port,
+                ("/predict", lambda row: json.dumps(row).encode()),
+                ("/predict/batch", lambda rows: json.dumps(rows).encode()),
+                records,
+                args.single,
+                args.batches,
+            ),
+        }
+    except Exception:
+        for log in ("ours.log", "mlflow.log"):
+            tail = (work / log).read_text(errors="replace")[-3000:]
+            print(f"--- {log}\n{tail}", file=sys.stderr)
+        raise
+    finally:
+        stop(ours)
+        stop(theirs)
+        shutil.rmtree(work, ignore_errors=True)
+    mine, base = results["this service"], results["mlflow models serve"]
+    print(f"single-record requests: {args.single}; batches: {args.batches} x 1,000 rows")
+    print("| server | p50 ms | p99 ms | batch rows/s |")
+    print("|---|---:|---:|---:|")
+    for name, row in results.items():
+        print(f"| {name} | {row['p50_ms']:.2f} | {row['p99_ms']:.2f} | {row['rows_per_s']:,.0f} |")
+    print(
+        f"| ratio (MLflow / this service) | {base['p50_ms'] / mine['p50_ms']:.1f}x | "
+        f"{base['p99_ms'] / mine['p99_ms']:.1f}x | "
+        f"{mine['rows_per_s'] / base['rows_per_s']:.1f}x |"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,420 @@
+"""The served model: where it comes from, what produced it, and how one request is scored fast.
+
+The model is the pipeline `train` fitted, loaded from the registry alias (default) or a file.
+Scoring one row through sklearn's Pipeline costs tens of milliseconds, almost all of it input
+validation in each step and per-tree overhead in a 300-tree forest. `CompiledPipeline` reads the
+fitted imputers, scaler, one-hot encoder and trees into flat arrays and evaluates them with
+numpy; it is used only after it has reproduced the pipeline's own probabilities on probe rows at
+load time, otherwise the service falls back to the pipeline itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from churn.errors import PipelineError
+from churn.params import Params
+from churn.serve_input import Feature
+from churn.tracking import tracking_uri
+
+DEFAULT_ALIAS = "champion"
+#: Above this many rows, sklearn's Cython traversal, tree by tree, beats the vectorised numpy one.
+SMALL_BATCH = 64
+#: Compiled and sklearn probabilities may differ only by float summation order.
+TOLERANCE = 1e-12
+NUMERIC_TYPES = {"double", "float", "long", "integer"}
+
+
+class Unsupported(Exception):
+    """The pipeline holds a step the compiled path does not know; the pipeline itself serves."""
+
+
+@dataclass
+class ServedModel:
+    """Everything the service needs: how to score, what to accept, and what to report."""
+
+    pipeline: Any
+    features: tuple[Feature, ...]
+    info: dict[str, Any]
+    compiled: CompiledPipeline | None = None
+    predict: Callable[[dict[str, list[Any]]], np.ndarray] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.predict = self._compiled if self.compiled is not None else self._pipeline
+
+    def _pipeline(self, columns: dict[str, list[Any]]) -> np.ndarray:
+        return self.pipeline.predict_proba(pd.DataFrame(columns))[:, 1]
+
+    def _compiled(self, columns: dict[str, list[Any]]) -> np.ndarray:
+        try:
+            return self.compiled.predict(columns)  # type: ignore[union-attr]
+        except Unsupported:
+            return self._pipeline(columns)
+
+    @property
+    def version(self) -> str:
+        return str(self.info["model_version"])
+
+
+class CompiledPipeline:
+    """ColumnTransformer(imputer+scaler | imputer+one-hot) -> RandomForestClassifier, as arrays.
+
+    The arithmetic is sklearn's, in sklearn's order: numbers are imputed, centred and scaled in
+    float64; the trees compare float32 inputs against float64 thresholds; per-tree leaf
+    probabilities are summed tree by tree and divided by the number of trees.
+    """
+
+    def __init__(self, pipeline: Any) -> None:
+        from sklearn.compose import ColumnTransformer
+        from sklearn.ensemble import RandomForestClassifier
+        from sklearn.pipeline import Pipeline
+
+        steps = getattr(pipeline, "steps", None)
+        if not isinstance(pipeline, Pipeline) or steps is None or len(steps) != 2:
+            raise Unsupported("not a two-step Pipeline")
+        columns, forest = steps[0][1], steps[1][1]
+        if not isinstance(columns, ColumnTransformer) or type(forest) is not RandomForestClassifier:
+            raise Unsupported("not ColumnTransformer -> RandomForestClassifier")
+        self.forest = forest
+        self.numeric: list[tuple[list[str], np.ndarray | None, tuple[Any, Any], np.ndarray]] = []
+        self.categorical: list[tuple[str, dict[Any, int]]] = []
+        width = 0
+        for _, transformer, names in columns.transformers_:
+            if isinstance(transformer, str):
+                if transformer != "drop":
+                    raise Unsupported(f"remainder '{transformer}'")
+                continue
+            parts = [step for _, step in getattr(transformer, "steps", [("", transformer)])]
+            width = self._add_block(parts, list(names), width)
+        self.width = width
+        if forest.n_features_in_ != width:
+            raise Unsupported("feature count mismatch")
+        self._compile_trees(forest)
+
+    def _add_block(self, parts: list[Any], names: list[str], offset: int) -> int:
+        from sklearn.impute import SimpleImputer
+        from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+        imputer = parts[0] if parts and type(parts[0]) is SimpleImputer else None
+        rest = parts[1:] if imputer is not None else parts
+        if imputer is not None and (imputer.add_indicator or not _is_nan(imputer.missing_values)):
+            raise Unsupported("imputer with indicator or non-NaN missing marker")
+        if len(rest) == 1 and type(rest[0]) is OneHotEncoder:
+            encoder = rest[0]
+            if (
+                encoder.handle_unknown != "ignore"
+                or encoder.drop_idx_ is not None
+                or encoder._infrequent_enabled
+                or encoder.sparse_output
+            ):
+                raise Unsupported("one-hot encoder options")
+            for name, categories in zip(names, encoder.categories_, strict=True):
+                lookup = {value: offset + i for i, value in enumerate(categories.tolist())}
+                self.categorical.append((name, lookup))
+                offset += len(categories)
+            return offset
+        scaler = rest[0] if len(rest) == 1 and type(rest[0]) is StandardScaler else None
+        if rest and scaler is None:
+            raise Unsupported(f"step {type(rest[0]).__name__}")
+        fill = None
+        if imputer is not None:
+            fill = np.asarray(imputer.statistics_, dtype=np.float64)
+            if fill.shape != (len(names),) or np.isnan(fill).any():
+                raise Unsupported("imputer dropped an empty column")
+        mean = scale = None
+        if scaler is not None:
+            mean = scaler.mean_ if scaler.with_mean else None
+            scale = scaler.scale_ if scaler.with_std else None
+        self.numeric.append((names, fill, (mean, scale), np.arange(offset, offset + len(names))))
+        return offset + len(names)
+
+    def _compile_trees(self, forest: Any) -> None:
+        trees = [estimator.tree_ for estimator in forest.estimators_]
+        if forest.n_outputs_ != 1 or forest.n_classes_ != 2:
+            raise Unsupported("not a binary classifier")
+        sizes = np.array([tree.node_count for tree in trees])
+        offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        left, right, feature, threshold, leaf_value = [], [], [], [], []
+        for tree, offset in zip(trees, offsets, strict=True):
+            own = np.arange(tree.node_count) + offset
+            is_leaf = tree.children_left == -1
+            left.append(np.where(is_leaf, own, tree.children_left + offset))
+            right.append(np.where(is_leaf, own, tree.children_right + offset))
+            feature.append(np.where(is_leaf, 0, tree.feature))
+            threshold.append(tree.threshold)
+            value = tree.value[:, 0, :].copy()
+            normalizer = value.sum(axis=1)[:, np.newaxis]
+            normalizer[normalizer == 0.0] = 1.0
+            leaf_value.append((value / normalizer)[:, 1])
+        self.roots = offsets.astype(np.intp)
+        self.left = np.concatenate(left).astype(np.intp)
+        self.right = np.concatenate(right).astype(np.intp)
+        self.feature = np.concatenate(feature).astype(np.intp)
+        self.threshold = np.concatenate(threshold)
+        self.leaf_value = np.concatenate(leaf_value)
+        self.trees = trees
+        self.depth = max(tree.max_depth for tree in trees)
+        self.n_trees = len(trees)
+
+    def transform(self, columns: dict[str, list[Any]]) -> np.ndarray:
+        """The ColumnTransformer's output for checked columns (numbers as floats, NaN missing)."""
+        rows = len(next(iter(columns.values())))
+        out = np.zeros((rows, self.width))
+        for names, fill, (mean, scale), where in self.numeric:
+            block = np.array([columns[name] for name in names], dtype=np.float64).T
+            if fill is not None:
+                missing = np.isnan(block)
+                if missing.any():
+                    block = np.where(missing, fill, block)
+            if mean is not None:
+                block = block - mean
+            if scale is not None:
+                block = block / scale
+            out[:, where] = block
+        for name, lookup in self.categorical:
+            for row, value in enumerate(columns[name]):
+                if value is None:
+                    raise Unsupported("a missing category: the pipeline's imputer decides")
+                index = lookup.get(value)
+                if index is not None:
+                    out[row, index] = 1.0
+        return out
+
+    def predict(self, columns: dict[str, list[Any]]) -> np.ndarray:
+        """Probability of the positive class, one per row."""
+        features = self.transform(columns)
+        if np.isnan(features).any():
+            return self.forest.predict_proba(features)[:, 1]
+        if len(features) > SMALL_BATCH:
+            inputs = np.ascontiguousarray(features, dtype=np.float32)
+            total = np.zeros(len(features))
+            for tree, root in zip(self.trees, self.roots, strict=True):
+                total += self.leaf_value[tree.apply(inputs) + root]
+            return total / self.n_trees
+        inputs = features.astype(np.float32).astype(np.float64)
+        rows = np.arange(len(features))[np.newaxis, :]
+        node = np.repeat(self.roots[:, np.newaxis], len(features), axis=1)
+        for _ in range(self.depth):
+            goes_left = inputs[rows, self.feature[node]] <= self.threshold[node]
+            node = np.where(goes_left, self.left[node], self.right[node])
+        return np.cumsum(self.leaf_value[node], axis=0)[-1] / self.n_trees
+
+
+def _is_nan(value: object) -> bool:
+    return isinstance(value, float) and np.isnan(value)
+
+
+def probe_frame(pipeline: Any, features: tuple[Feature, ...], rows: int = 96) -> pd.DataFrame:
+    """Rows that exercise every imputer, category (known and unknown) and deep tree branches."""
+    rng = np.random.default_rng(0)
+    frame: dict[str, list[Any]] = {}
+    categories = known_categories(pipeline)
+    for feature in features:
+        if feature.numeric:
+            values = rng.normal(0.0, 1.0, rows) * rng.choice([1.0, 10.0, 100.0, 1000.0], rows)
+            values[::7] = np.nan
+            values[1::11] = np.round(values[1::11])
+            frame[feature.name] = values.tolist()
+        else:
+            known = sorted(categories.get(feature.name, ()))
+            choices = [*known, "__unknown__"]
+            frame[feature.name] = [choices[i % len(choices)] for i in rng.permutation(rows)]
+    return pd.DataFrame(frame)
+
+
+def compile_checked(pipeline: Any, features: tuple[Feature, ...]) -> CompiledPipeline | None:
+    """The compiled path, only if it reproduces the pipeline on probe rows (one and many)."""
+    try:
+        compiled = CompiledPipeline(pipeline)
+        probe = probe_frame(pipeline, features)
+        expected = pipeline.predict_proba(probe)[:, 1]
+        columns = {name: probe[name].tolist() for name in probe.columns}
+        small = np.concatenate(
+            [
+                compiled.predict({name: values[i : i + 1] for name, values in columns.items()})
+                for i in range(len(probe))
+            ]
+        )
+        batch = compiled.predict(columns)
+        many = compiled.predict({name: values * 2 for name, values in columns.items()})
+    except (Unsupported, KeyError, ValueError, TypeError, AttributeError) as err:
+        print(
+            f"serve: compiled path unavailable ({err}); serving through the pipeline",
+            file=sys.stderr,
+        )
+        return None
+    for got in (small, batch, many[: len(probe)]):
+        if not np.allclose(got, expected, rtol=0.0, atol=TOLERANCE):
+            print(
+                "serve: compiled path disagrees with the pipeline; serving through the pipeline",
+                file=sys.stderr,
+            )
+            return None
+    return compiled
+
+
+def known_categories(pipeline: Any) -> dict[str, frozenset[str]]:
+    """Categories each one-hot encoded column was fitted on (for the unknown-category warning)."""
+    from sklearn.preprocessing import OneHotEncoder
+
+    found: dict[str, frozenset[str]] = {}
+    columns = getattr(pipeline, "steps", [(None, None)])[0][1]
+    for _, transformer, names in getattr(columns, "transformers_", []):
+        for _, step in getattr(transformer, "steps", [("", transformer)]):
+            if isinstance(step, OneHotEncoder):
+                for name, categories in zip(names, step.categories_, strict=True):
+                    found[name] = frozenset(str(value) for value in categories.tolist())
+    return found
+
+
+def build_features(
+    numeric: list[str], categorical: list[str], pipeline: Any, nullable: set[str]
+) -> tuple[Feature, ...]:
+    categories = known_categories(pipeline)
+    return tuple(
+        Feature(
+            name=name,
+            numeric=name in numeric,
+            nullable=name in nullable,
+            categories=None if name in numeric else categories.get(name),
+        )
+        for name in [*numeric, *categorical]
+    )
+
+
+def contract_nullable() -> set[str]:
+    """Columns the data contract allows to be missing: the model imputes them, as in training."""
+    from churn.contract import NULLABLE
+
+    return set(NULLABLE)
+
+
+def _prepare(pipeline: Any) -> Any:
+    """One thread per prediction: on 2 cores, joblib's threads only add latency to a server."""
+    for _, step in getattr(pipeline, "steps", []):
+        if hasattr(step, "n_jobs"):
+            step.n_jobs = 1
+    return pipeline
+
+
+def load_file(path: str | Path, params: Params) -> ServedModel:
+    """A joblib file (`models/model.pkl`): features from params, version = the file's md5."""
+    import joblib
+
+    path = Path(path)
+    try:
+        pipeline = joblib.load(path)
+    except FileNotFoundError:
+        raise PipelineError(f"{path}: model file not found (run `make repro`)") from None
+    except Exception as err:
+        raise PipelineError(f"{path}: cannot load model ({err.__class__.__name__})") from None
+    if not hasattr(pipeline, "predict_proba"):
+        raise PipelineError(f"{path}: not a classifier with predict_proba")
+    digest = hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
+    features = build_features(
+        list(params.data.numeric), list(params.data.categorical), pipeline, contract_nullable()
+    )
+    info = {
+        "model_name": params.track.registered_model,
+        "model_version": f"file-{digest[:12]}",
+        "alias": None,
+        "model_uri": None,
+        "source": str(path),
+        "run_id": None,
+        "git_commit": None,
+        "data_digest": None,
+        "datasets": {},
+    }
+    return _served(_prepare(pipeline), features, info)
+
+
+def load_registered(uri: str) -> ServedModel:
+    """A model URI, usually `models:/<name>@<alias>`: the alias is resolved to a version once."""
+    import mlflow
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    store = tracking_uri()
+    mlflow.set_tracking_uri(store)
+    client = MlflowClient(tracking_uri=store)
+    name = alias = version = run_id = None
+    load_uri = uri
+    try:
+        if by_alias := re.fullmatch(r"models:/([^/@]+)@([^/@]+)", uri):
+            name, alias = by_alias.groups()
+            found = client.get_model_version_by_alias(name, alias)
+        elif by_version := re.fullmatch(r"models:/([^/@]+)/(\d+)", uri):
+            found = client.get_model_version(*by_version.groups())
+        else:
+            found = None
+        if found is not None:
+            name, version, run_id = found.name, str(found.version), found.run_id
+            load_uri = f"models:/{name}/{version}"
+        model_info = mlflow.models.get_model_info(load_uri)
+        run_id = run_id or model_info.run_id
+        pipeline = mlflow.sklearn.load_model(load_uri)
+        run = client.get_run(run_id) if run_id else None
+    except MlflowException as err:
+        reason = str(err.message).strip().splitlines()[0]
+        raise PipelineError(
+            f"{uri}: {reason} (store {store}; run `make promote`, or serve a file with "
+            "--model-path models/model.pkl)"
+        ) from None
+    except OSError as err:
+        raise PipelineError(f"{uri}: cannot load model ({err})") from None
+    signature = model_info.signature
+    if signature is None:
+        raise PipelineError(f"{uri}: the model was logged without a signature")
+    numeric, categorical = [], []
+    for column in signature.inputs.inputs:
+        kind = getattr(column.type, "name", str(column.type))
+        if kind in NUMERIC_TYPES:
+            numeric.append(column.name)
+        elif kind == "string":
+            categorical.append(column.name)
+        else:
+            raise PipelineError(f"{uri}: signature column '{column.name}' has type {kind}")
+    tags = run.data.tags if run is not None else {}
+    datasets = {}
+    if run is not None:
+        datasets = {item.dataset.name: item.dataset.digest for item in run.inputs.dataset_inputs}
+    info = {
+        "model_name": name,
+        "model_version": version or model_info.model_id or load_uri,
+        "alias": alias,
+        "model_uri": uri,
+        "source": load_uri,
+        "run_id": run_id,
+        "git_commit": tags.get("git.commit"),
+        "data_digest": tags.get("data.raw.md5"),
+        "datasets": datasets,
+    }
+    features = build_features(numeric, categorical, pipeline, contract_nullable())
+    return _served(_prepare(pipeline), features, info)
+
+
+def _served(pipeline: Any, features: tuple[Feature, ...], info: dict[str, Any]) -> ServedModel:
+    compiled = compile_checked(pipeline, features)
+    info = {
+        **info,
+        "compiled": compiled is not None,
+        "loaded_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    return ServedModel(pipeline=pipeline, features=features, info=info, compiled=compiled)
+
+
+def load_model(params: Params, *, model_uri: str | None, model_path: str | None) -> ServedModel:
+    """A local file when one is named, else the registry (default: the `champion` alias)."""
+    if model_path:
+        return load_file(model_path, params)
+    return load_registered(model_uri or f"models:/{params.track.registered_model}@{DEFAULT_ALIAS}")

@@ -1,0 +1,118 @@
+"""One registered champion in a scratch MLflow store and one real service on a free loopback port,
+shared by the whole folder (starting MLflow and the service costs seconds)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import joblib
+import pandas as pd
+import pytest
+
+from churn.smoke import free_port, start_service, stop, wait_ready
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+NAME = "churn-classifier"
+MAX_BODY = 2_000_000
+
+
+@dataclass(frozen=True)
+class Service:
+    port: int
+    log: Path
+    env: dict[str, str]
+
+
+@pytest.fixture(scope="session")
+def model_path(params) -> Path:
+    path = ROOT / params.paths.model
+    if not path.exists():
+        pytest.fail(f"{path} missing: run `make repro` first (`make test` does)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def test_split(params) -> pd.DataFrame:
+    return pd.read_parquet(ROOT / params.paths.test)
+
+
+@pytest.fixture(scope="session")
+def features(params) -> list[str]:
+    return [*params.data.numeric, *params.data.categorical]
+
+
+@pytest.fixture(scope="session")
+def records(test_split, features) -> list[dict]:
+    return json.loads(test_split[features].to_json(orient="records"))
+
+
+@pytest.fixture(scope="session")
+def pipeline(model_path):
+    return joblib.load(model_path)
+
+
+@pytest.fixture(scope="session")
+def store_env(tmp_path_factory, model_path, params) -> dict[str, str]:
+    """MLFLOW_TRACKING_URI of a scratch store whose `churn-classifier@champion` is the model."""
+    work = tmp_path_factory.mktemp("registry")
+    store = f"sqlite:///{work / 'mlflow.db'}"
+    subprocess.run(
+        [
+            sys.executable,
+            str(HERE / "register_model.py"),
+            store,
+            str(work / "artifacts"),
+            str(model_path),
+            str(ROOT / params.paths.test),
+            NAME,
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return {"MLFLOW_TRACKING_URI": store, "MODEL_URI": "", "MODEL_PATH": "", "PREDICTION_LOG": ""}
+
+
+@pytest.fixture(scope="session")
+def service(tmp_path_factory, store_env) -> Iterator[Service]:
+    """The service on the champion, predictions logged, a small body limit."""
+    work = tmp_path_factory.mktemp("service")
+    port = free_port()
+    log = work / "predictions.jsonl"
+    process = start_service(
+        [
+            "--params",
+            str(ROOT / "params.yaml"),
+            "--prediction-log",
+            str(log),
+            "--max-body-bytes",
+            str(MAX_BODY),
+        ],
+        port=port,
+        env=store_env,
+        log=work / "service.out",
+    )
+    try:
+        wait_ready(port, process, timeout=120)
+        yield Service(port=port, log=log, env=store_env)
+    finally:
+        stop(process)
+    assert process.returncode in (0, -15), (work / "service.out").read_text()
+
+
+def run_serve(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`python -m churn.serve` run to completion (for the cases where it must refuse to start)."""
+    return subprocess.run(
+        [sys.executable, "-m", "churn.serve", "--port", str(free_port()), *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
