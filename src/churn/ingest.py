@@ -1,0 +1,313 @@
+"""Ingest new batches: validate each CSV in paths.incoming, then append it to paths.raw.
+
+A batch that breaks the data contract, has other columns than the raw file, or reuses a customer
+id is moved to paths.quarantine/<batch>/ with its validation report and never appended; the raw
+file is rewritten atomically, so it holds all of an accepted batch or none of it. The manifest
+(paths.batches) lists every ingested batch (name, md5, rows, where it starts in the raw file), is
+a dependency of the pipeline, and is logged to MLflow by `track`: which batches trained a model.
+A batch already in the manifest (same md5) is skipped, so a re-run is a no-op.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import io
+import json
+import shutil
+import sys
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from churn.errors import PipelineError, exits_cleanly
+from churn.io import atomic_path, write_json
+from churn.params import Params, load_params
+
+EXAMPLES = 3
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A batch file as read: its text cells, and the contract's verdict on it."""
+
+    name: str
+    md5: str
+    frame: pd.DataFrame | None
+    problems: tuple[str, ...] = ()
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Rejection:
+    candidate: Candidate
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to append (text and manifest entries), what to quarantine, what was seen before."""
+
+    entries: tuple[dict[str, Any], ...] = ()
+    text: str = ""
+    rejected: tuple[Rejection, ...] = ()
+    skipped: tuple[str, ...] = ()
+
+
+def batch_text(frame: pd.DataFrame, header: list[str]) -> str:
+    """The batch's cells, unchanged, as CSV lines in the raw file's column order (no header)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerows(frame.loc[:, header].itertuples(index=False, name=None))
+    return buffer.getvalue()
+
+
+def plan_ingest(
+    header: list[str],
+    existing_ids: pd.Series,
+    raw_rows: int,
+    raw_bytes: int,
+    manifest: list[dict[str, Any]],
+    candidates: list[Candidate],
+    id_column: str,
+    now: str,
+) -> Plan:
+    """Decide, batch by batch in name order, what is appended and what is quarantined."""
+    known = {entry["md5"] for entry in manifest}
+    taken = set(existing_ids.astype(str))
+    entries: list[dict[str, Any]] = []
+    texts: list[str] = []
+    rejected: list[Rejection] = []
+    skipped: list[str] = []
+    rows, size = raw_rows, raw_bytes
+    for candidate in sorted(candidates, key=lambda c: c.name):
+        if candidate.md5 in known:
+            skipped.append(candidate.name)
+            continue
+        reasons = list(candidate.problems)
+        frame = candidate.frame
+        if frame is not None and not reasons:
+            missing = [c for c in header if c not in frame.columns]
+            extra = [c for c in frame.columns if c not in header]
+            if missing or extra:
+                reasons.append(
+                    f"columns differ from the raw file: missing {missing}, unexpected {extra}"
+                )
+            elif id_column in frame.columns:
+                ids = frame[id_column].astype(str)
+                reused = ids[ids.isin(taken)]
+                if not reused.empty:
+                    reasons.append(
+                        f"{id_column}: {len(reused)} id(s) already in the data, "
+                        f"e.g. {reused.head(EXAMPLES).tolist()}"
+                    )
+        if reasons or frame is None:
+            rejected.append(Rejection(candidate, tuple(reasons or ["unreadable"])))
+            continue
+        text = batch_text(frame, header)
+        entries.append(
+            {
+                "name": candidate.name,
+                "md5": candidate.md5,
+                "rows": len(frame),
+                "first_row": rows,
+                "offset": size,
+                "ingested_at": now,
+            }
+        )
+        texts.append(text)
+        taken |= set(frame[id_column].astype(str))
+        known.add(candidate.md5)
+        rows += len(frame)
+        size += len(text.encode("utf-8"))
+    return Plan(tuple(entries), "".join(texts), tuple(rejected), tuple(skipped))
+
+
+def batch_tags(batches: list[dict[str, Any]]) -> dict[str, str]:
+    """MLflow tags naming the batches a model was trained on (tag values are capped)."""
+    names = ",".join(batch["name"] for batch in batches) or "none"
+    if len(names) > 4000:
+        names = "..." + names[-3997:]
+    return {"data.batches": names, "data.batches.count": str(len(batches))}
+
+
+def read_manifest(path: str | Path) -> list[dict[str, Any]]:
+    """The ingested batches, oldest first; none if the manifest does not exist yet."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+        batches = payload["batches"]
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as err:
+        raise PipelineError(f"{path}: not a batch manifest ({err.__class__.__name__})") from None
+    return list(batches)
+
+
+def trained_raw(lock_path: Path, raw: str) -> dict[str, Any] | None:
+    """dvc.lock's record ({md5, size}) of the raw file, from whichever stage depends on it."""
+    if not lock_path.is_file():
+        return None
+    try:
+        lock = yaml.safe_load(lock_path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError:
+        raise PipelineError(f"{lock_path}: not valid YAML") from None
+    for stage in (lock.get("stages") or {}).values():
+        for dep in stage.get("deps") or []:
+            if Path(dep.get("path", "")) == Path(raw):
+                return dep
+    return None
+
+
+def untrained(
+    batches: list[dict[str, Any]], trained: dict[str, Any] | None, raw_md5: str
+) -> list[dict[str, Any]] | None:
+    """Batches appended since dvc.lock recorded the raw file; None if the data changed otherwise.
+
+    Batches are appended, so a batch whose byte offset is at or past the recorded size is new.
+    """
+    if trained is None:
+        return list(batches)
+    if trained.get("md5") == raw_md5:
+        return []
+    size = int(trained.get("size") or 0)
+    new = [batch for batch in batches if int(batch.get("offset", 0)) >= size] if size else []
+    return new or None
+
+
+def read_text_cells(path: Path) -> pd.DataFrame:
+    """The batch exactly as written, every cell a string, so appending changes no value."""
+    return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+
+
+def update_imports(incoming: Path) -> list[str]:
+    """`dvc update` every import (`dvc import-url`, `dvc import`) in the incoming folder."""
+    targets = sorted(str(p) for p in incoming.glob("*.dvc"))
+    if not targets:
+        return []
+    from dvc.exceptions import DvcException
+    from dvc.repo import Repo
+
+    try:
+        with Repo() as repo:
+            repo.update(targets=targets)
+    except DvcException as err:
+        raise PipelineError(f"{incoming}: dvc update failed ({err})") from None
+    return targets
+
+
+def read_candidates(params: Params, files: list[Path], known: set[str]) -> list[Candidate]:
+    """Validate each new file with the data contract; the row minimum is the batch's own."""
+    from churn.tracking import file_md5
+
+    batch_params = dataclasses.replace(
+        params, validate=dataclasses.replace(params.validate, min_rows=params.ingest.min_rows)
+    )
+    candidates = []
+    for path in files:
+        md5 = file_md5(path)
+        if md5 in known:
+            candidates.append(Candidate(path.name, md5, None))
+            continue
+        from churn.validate import validate_csv  # great_expectations: only when there is work
+
+        try:
+            result = validate_csv(path, batch_params)
+            frame = read_text_cells(path)
+        except PipelineError as err:
+            reason = str(err).removeprefix(f"{path}: ")
+            candidates.append(Candidate(path.name, md5, None, (reason,), {"success": False}))
+            continue
+        problems = () if result.success else tuple(result.lines())
+        candidates.append(Candidate(path.name, md5, frame, problems, result.summary()))
+    return candidates
+
+
+def quarantine(path: Path, rejection: Rejection, folder: Path) -> Path:
+    """Move the batch (copy it, if DVC tracks it) beside its report; return the folder."""
+    target = folder / path.stem
+    target.mkdir(parents=True, exist_ok=True)
+    if Path(f"{path}.dvc").exists():
+        shutil.copy2(path, target / path.name)
+    else:
+        shutil.move(path, target / path.name)
+    write_json(
+        target / "validation.json",
+        {
+            "source": str(path),
+            "md5": rejection.candidate.md5,
+            "reasons": list(rejection.reasons),
+            "contract": rejection.candidate.report,
+        },
+    )
+    (target / "validation.txt").write_text(
+        "".join(f"{path}: {reason}\n" for reason in rejection.reasons), encoding="utf-8"
+    )
+    return target
+
+
+@exits_cleanly
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument(
+        "--refresh", action="store_true", help="first `dvc update` imports (ingest.update_imports)"
+    )
+    args = parser.parse_args(argv)
+    params = load_params(Path(args.params))
+    paths = params.paths
+    incoming, raw_path, manifest_path = Path(paths.incoming), Path(paths.raw), Path(paths.batches)
+    if args.refresh and params.ingest.update_imports and incoming.is_dir():
+        for target in update_imports(incoming):
+            print(f"ingest: dvc update {target}")
+    manifest = read_manifest(manifest_path)
+    files = sorted(incoming.glob(params.ingest.pattern)) if incoming.is_dir() else []
+    candidates = read_candidates(params, files, {entry["md5"] for entry in manifest})
+    raw_bytes = raw_path.read_bytes()
+    newline = "" if raw_bytes.endswith(b"\n") or not raw_bytes else "\n"
+    header = next(csv.reader([raw_bytes.decode("utf-8-sig").split("\n", 1)[0]]))
+    existing = pd.read_csv(raw_path, usecols=[params.data.id_column], dtype=str)
+    plan = plan_ingest(
+        header,
+        existing[params.data.id_column],
+        len(existing),
+        len(raw_bytes) + len(newline),
+        manifest,
+        candidates,
+        params.data.id_column,
+        datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    if plan.entries:
+        with atomic_path(raw_path) as tmp:
+            tmp.write_bytes(raw_bytes + (newline + plan.text).encode("utf-8"))
+        write_json(manifest_path, {"batches": [*manifest, *plan.entries]})
+        for entry in plan.entries:
+            print(
+                f"ingest: {incoming / entry['name']}: {entry['rows']} rows appended to {raw_path}"
+            )
+    for rejection in plan.rejected:
+        source = incoming / rejection.candidate.name
+        where = quarantine(source, rejection, Path(paths.quarantine))
+        for reason in rejection.reasons:
+            print(f"{source}: {reason}", file=sys.stderr)
+        print(f"{source}: rejected, quarantined in {where}/", file=sys.stderr)
+    if not plan.entries and not plan.rejected:
+        print(
+            f"ingest: nothing new in {incoming} ({len(plan.skipped)} file(s) already ingested); "
+            f"{raw_path} unchanged"
+        )
+    if plan.rejected:
+        names = ", ".join(r.candidate.name for r in plan.rejected)
+        raise PipelineError(
+            f"{incoming}: {len(plan.rejected)} batch(es) rejected and quarantined in "
+            f"{paths.quarantine}/: {names}"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,180 @@
+"""Make a realistic future batch from the shipped data, optionally with an injected shift.
+
+Rows are bootstrapped (drawn with replacement) so every row is one a real customer could have,
+and get fresh ids. Shifts: a category's share or the churn rate (prior shift) by re-weighting the
+draw, which keeps each row's other columns consistent with it, and a relative change of a numeric
+column (covariate shift) that also scales its linked columns (total_charges with monthly_charges).
+
+    python -m churn.simulate --rows 1000 --seed 1 --covariate monthly_charges=+15% \\
+        --fibre-share 0.6 --churn-rate 0.4 --out data/incoming/batch-20261123.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from churn.errors import PipelineError, exits_cleanly
+from churn.io import atomic_path, read_csv
+from churn.params import DataParams, SimulateParams, load_params
+
+FIBRE = ("internet_service", "Fiber optic")
+RAKING_ROUNDS = 50
+
+
+@dataclass(frozen=True)
+class Shift:
+    """What to change: relative numeric changes, and target shares of (column, value) pairs."""
+
+    covariate: dict[str, float] = field(default_factory=dict)
+    shares: tuple[tuple[str, str, float], ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not self.covariate and not self.shares
+
+
+def share_weights(frame: pd.DataFrame, shares: tuple[tuple[str, str, float], ...]) -> np.ndarray:
+    """Row weights under which each (column, value) has the requested share (raking)."""
+    weights = np.ones(len(frame))
+    masks = []
+    for column, value, share in shares:
+        if column not in frame.columns:
+            raise PipelineError(f"cannot shift '{column}': no such column")
+        mask = frame[column].astype("string").str.strip().eq(str(value)).fillna(False).to_numpy()
+        if not mask.any() or mask.all():
+            raise PipelineError(
+                f"cannot shift '{column}' to {share:.0%} '{value}': no rows to vary"
+            )
+        masks.append((mask, share))
+    for _ in range(RAKING_ROUNDS):
+        for mask, share in masks:
+            inside = weights[mask].sum() / weights.sum()
+            weights[mask] *= share / inside
+            weights[~mask] *= (1 - share) / (1 - inside)
+    return weights / weights.sum()
+
+
+def fresh_ids(taken: pd.Series, rows: int, seed: int) -> list[object]:
+    """Ids that collide with none in `taken`: numbers after the largest, else a seeded prefix."""
+    numbers = pd.to_numeric(taken, errors="coerce")
+    if len(taken) and numbers.notna().all():
+        start = int(numbers.max()) + 1
+        return list(range(start, start + rows))
+    existing = set(taken.astype(str))
+    ids = [f"sim{seed}-{i}" for i in range(rows)]
+    clash = [i for i in ids if i in existing]
+    if clash:
+        raise PipelineError(f"generated ids already exist, e.g. {clash[:3]}: use another --seed")
+    return ids
+
+
+def simulate(
+    source: pd.DataFrame,
+    data: DataParams,
+    params: SimulateParams,
+    rows: int,
+    seed: int,
+    shift: Shift = Shift(),
+    taken_ids: pd.Series | None = None,
+) -> pd.DataFrame:
+    """`rows` rows drawn from `source` with fresh ids, shifted as asked; same seed, same batch."""
+    if rows < 1:
+        raise PipelineError(f"--rows must be at least 1, got {rows}")
+    rng = np.random.default_rng(seed)
+    weights = share_weights(source, shift.shares) if shift.shares else None
+    picked = rng.choice(len(source), size=rows, replace=True, p=weights)
+    batch = source.iloc[picked].reset_index(drop=True).copy()
+    for column, change in shift.covariate.items():
+        for name in (column, *params.linked.get(column, ())):
+            if name not in batch.columns or name in data.categorical:
+                raise PipelineError(f"cannot shift '{name}': not a numeric column")
+            values = pd.to_numeric(batch[name], errors="coerce") * (1 + change)
+            integer = pd.api.types.is_integer_dtype(batch[name])
+            batch[name] = values.round().astype("int64") if integer else values.round(2)
+    taken = source[data.id_column] if taken_ids is None else taken_ids
+    batch[data.id_column] = fresh_ids(taken, rows, seed)
+    return batch
+
+
+def parse_covariate(text: str) -> tuple[str, float]:
+    """`monthly_charges=+15%` -> ("monthly_charges", 0.15); `x=-0.1` -> ("x", -0.1)."""
+    match = re.fullmatch(r"\s*([^=\s]+)\s*=\s*([+-]?\d+(?:\.\d+)?)\s*(%?)\s*", text)
+    if not match:
+        raise PipelineError(f"--covariate {text!r}: expected COLUMN=+15% or COLUMN=0.15")
+    value = float(match.group(2)) / (100 if match.group(3) else 1)
+    return match.group(1), value
+
+
+def parse_share(text: str) -> tuple[str, str, float]:
+    """`contract=Two year:0.4` -> ("contract", "Two year", 0.4)."""
+    match = re.fullmatch(r"\s*([^=]+?)\s*=\s*(.+?)\s*:\s*(\d*\.?\d+)\s*", text)
+    if not match or not 0 < float(match.group(3)) < 1:
+        raise PipelineError(f"--share {text!r}: expected COLUMN=VALUE:SHARE with 0 < SHARE < 1")
+    return match.group(1), match.group(2), float(match.group(3))
+
+
+def build_shift(args: argparse.Namespace, data: DataParams) -> Shift:
+    shares = [parse_share(text) for text in args.share]
+    for flag, value, pair in (
+        ("--fibre-share", args.fibre_share, FIBRE),
+        ("--churn-rate", args.churn_rate, (data.target, data.positive_label)),
+    ):
+        if value is not None:
+            if not 0 < value < 1:
+                raise PipelineError(f"{flag} must be between 0 and 1, got {value}")
+            shares.append((*pair, value))
+    return Shift(covariate=dict(parse_covariate(t) for t in args.covariate), shares=tuple(shares))
+
+
+def ids_in_use(raw: pd.DataFrame, incoming: Path, id_column: str, out: Path) -> pd.Series:
+    """Ids in the raw data and in batches still waiting in the incoming folder."""
+    frames = [raw[id_column]]
+    for path in sorted(incoming.glob("*.csv")) if incoming.is_dir() else []:
+        if path.resolve() == out.resolve():
+            continue
+        try:
+            frames.append(pd.read_csv(path, usecols=[id_column])[id_column])
+        except (ValueError, pd.errors.ParserError, UnicodeDecodeError):
+            continue  # a broken batch is ingest's to reject, not the simulator's
+    return pd.concat(frames, ignore_index=True)
+
+
+@exits_cleanly
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--source", help="CSV to draw rows from (default: paths.raw)")
+    parser.add_argument("--rows", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--covariate", action="append", default=[], metavar="COLUMN=+15%")
+    parser.add_argument("--share", action="append", default=[], metavar="COLUMN=VALUE:SHARE")
+    parser.add_argument("--fibre-share", type=float, help="share of Fiber optic customers")
+    parser.add_argument("--churn-rate", type=float, help="share of churners (prior shift)")
+    parser.add_argument("--out", required=True, help="CSV to write, e.g. data/incoming/b.csv")
+    args = parser.parse_args(argv)
+    params = load_params(Path(args.params))
+    source_path = Path(args.source or params.paths.raw)
+    source = read_csv(source_path)
+    shift = build_shift(args, params.data)
+    out = Path(args.out)
+    taken = ids_in_use(source, Path(params.paths.incoming), params.data.id_column, out)
+    batch = simulate(source, params.data, params.simulate, args.rows, args.seed, shift, taken)
+    with atomic_path(out) as tmp:
+        batch.to_csv(tmp, index=False)
+    described = ", ".join(
+        [f"{c} {v:+.0%}" for c, v in shift.covariate.items()]
+        + [f"{c}={v!r} {s:.0%}" for c, v, s in shift.shares]
+    )
+    print(f"simulate: {out}: {len(batch)} rows from {source_path} ({described or 'no shift'})")
+
+
+if __name__ == "__main__":
+    main()

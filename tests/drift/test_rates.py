@@ -1,0 +1,65 @@
+"""A cheap, seeded version of `make bench-drift` on the shipped data: 40 random splits must
+raise at most 2 alarms (5%), and each documented simulator shift in a 1,000-row batch must be
+caught in at least 19 of 20 trials with the shifted column named. (The benchmark runs 200 of each
+with prediction drift included; its rates are in the README.)"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from churn.drift import detect
+from churn.io import read_csv
+from churn.simulate import FIBRE, Shift, simulate
+
+SPLITS = 40
+TRIALS = 20
+
+
+@pytest.fixture(scope="module")
+def shipped(root, params) -> pd.DataFrame:
+    return read_csv(root / params.paths.raw)
+
+
+def halves(rng: np.random.Generator, rows: int) -> tuple[np.ndarray, np.ndarray]:
+    order = rng.permutation(rows)
+    return order[: rows // 2], order[rows // 2 :]
+
+
+def test_random_splits_of_the_shipped_data_rarely_alarm(shipped, params) -> None:
+    rng = np.random.default_rng(8)
+    alarms = 0
+    for _ in range(SPLITS):
+        reference, current = halves(rng, len(shipped))
+        result = detect(shipped.iloc[reference], shipped.iloc[current], params.data, params.drift)
+        alarms += result.drift
+    assert alarms <= SPLITS * 0.05
+
+
+@pytest.mark.parametrize(
+    ("shift", "column"),
+    [
+        (Shift(covariate={"monthly_charges": 0.15}), "monthly_charges"),
+        (Shift(shares=((*FIBRE, 0.6),)), "internet_service"),
+        (Shift(shares=(("churn", "Yes", 0.4),)), "churn"),
+    ],
+    ids=["monthly-charges+15%", "fibre-share-60%", "churn-rate-40%"],
+)
+def test_each_documented_shift_is_caught_and_named(shipped, params, shift, column) -> None:
+    rng = np.random.default_rng(9)
+    caught = 0
+    for trial in range(TRIALS):
+        reference, current = halves(rng, len(shipped))
+        batch = simulate(
+            shipped.iloc[current],
+            params.data,
+            params.simulate,
+            1000,
+            trial,
+            shift,
+            shipped[params.data.id_column],
+        )
+        result = detect(shipped.iloc[reference], batch, params.data, params.drift)
+        caught += any(c.column == column and c.drifted for c in result.columns)
+    assert caught >= TRIALS * 0.95
