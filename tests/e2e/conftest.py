@@ -45,24 +45,24 @@ class Workspace:
 
 
 def copy_project(dest: Path) -> None:
-    """Copy what a clone of this checkout would hold (tracked and unignored files)."""
-    listed = (
-        subprocess.run(
-            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-        )
-        .stdout.decode()
-        .split("\0")
-    )
-    for name in filter(None, listed):
+    """Copy what a clone of this checkout would hold: tracked files and new unignored ones, but
+    not the outputs a local `make repro` left (a fork starts without results)."""
+
+    def listed(*flags: str) -> list[str]:
+        out = subprocess.run(
+            ["git", "ls-files", "-z", *flags], cwd=ROOT, check=True, capture_output=True
+        ).stdout.decode()
+        return [name for name in out.split("\0") if name]
+
+    generated = ("metrics/", "plots/", "reports/", "dvc.lock")
+    untracked = [n for n in listed("--others", "--exclude-standard") if not n.startswith(generated)]
+    tracked = [n for n in listed("--cached") if n != "dvc.lock"]
+    for name in sorted({*tracked, *untracked}):
         source = ROOT / name
-        if source.is_file() and not name.startswith(("metrics/", "plots/", "reports/")):
+        if source.is_file():
             target = dest / name
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
-    (dest / "dvc.lock").unlink(missing_ok=True)
 
 
 def fork_env(path: Path) -> dict[str, str]:

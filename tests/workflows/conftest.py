@@ -26,8 +26,9 @@ from tests.e2e.conftest import copy_project
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
 STAND_INS = Path(__file__).resolve().parent / "stand_ins"
-ENV_DIR = Path(sys.executable).resolve().parent.parent
+ENV_DIR = Path(sys.prefix)
 ACT = Path(sys.executable).parent / "act"
+UV = Path(shutil.which("uv") or ROOT / ".tools" / "bin" / "uv")
 
 #: Which stand-in replaces which action (any pinned ref of it in the workflows).
 STAND_IN_FOR = {
@@ -72,6 +73,18 @@ class ActRun:
     records: list[dict[str, Any]]
     gh_calls: list[dict[str, Any]]
     artifacts: Path
+
+    def failure_summary(self, context: int = 40) -> str:
+        """The lines around each failed step, for an assertion message a reader can use."""
+        lines = [line for line in self.output.splitlines() if "LocalRepositoryCache" not in line]
+        failed = [i for i, line in enumerate(lines) if "❌" in line] or [len(lines)]
+        start = max(failed[0] - context, 0)
+        return "\n".join(lines[start : failed[-1] + 3])
+
+    def artifact(self, prefix: str) -> Path:
+        """The uploaded artifact whose name starts with `prefix` (names may carry the run id)."""
+        [match] = [path for path in self.artifacts.iterdir() if path.name.startswith(prefix)]
+        return match
 
     def recorded(self, action: str) -> list[dict[str, Any]]:
         return [line for line in self.records if line["action"] == action]
@@ -118,6 +131,7 @@ class Fork:
         secrets: dict[str, str] | None = None,
         artifacts: Path | None = None,
         gh_api: dict[str, Any] | None = None,
+        variables: dict[str, str] | None = None,
         timeout: int = 600,
     ) -> ActRun:
         run_dir = Path(self.scratch) / f"act-{len(list(self.scratch.glob('act-*')))}"
@@ -155,11 +169,17 @@ class Fork:
             f"ARTIFACT_DIR={artifacts}",
             "--env",
             f"FAKE_GH_DIR={fake_gh}",
+            "--env",
+            f"STANDINS={STAND_INS}",
+            "--env",
+            f"UV_BIN={uv_only_dir() / 'uv'}",
             "-s",
             "GITHUB_TOKEN=test-token",
         ]
         for key, value in (secrets or {}).items():
             command += ["-s", f"{key}={value}"]
+        for key, value in (variables or {}).items():
+            command += ["--var", f"{key}={value}"]
         for action, sha in pinned_actions():
             if action in STAND_IN_FOR:
                 command += [
@@ -171,6 +191,7 @@ class Fork:
         done = subprocess.run(
             command, cwd=self.path, capture_output=True, text=True, env=env, timeout=timeout
         )
+        (run_dir / "act.log").write_text(done.stdout + done.stderr, encoding="utf-8")
         return ActRun(
             returncode=done.returncode,
             output=done.stdout + done.stderr,
@@ -183,11 +204,22 @@ class Fork:
 
 
 def clean_env() -> dict[str, str]:
-    """The test process's environment without what would leak into a workflow run."""
+    """The test process's environment without what would leak into a workflow run, with the uv
+    that built this environment on PATH (as setup-uv would put it there)."""
     drop = ("MLFLOW_", "GITHUB_", "DVC_", "VIRTUAL_ENV", "PYTHONPATH", "ACT")
     env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
     env.update({k: v for k, v in GIT_ENV.items() if k.startswith("GIT_")})
+    env["PATH"] = f"{uv_only_dir()}{os.pathsep}{env['PATH']}"
     return env
+
+
+def uv_only_dir() -> Path:
+    """A folder holding only `uv`: uv's own folder may hold a python that must not shadow PATH's."""
+    folder = ENV_DIR / ".uv-bin"
+    if not (folder / "uv").exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "uv").symlink_to(UV)
+    return folder
 
 
 @pytest.fixture(scope="session")
@@ -218,16 +250,29 @@ def fork(upstream: Path, tmp_path: Path) -> Fork:
     return clone_fork(upstream, tmp_path / "fork")
 
 
-@pytest.fixture(scope="session")
-def fork_with_results(upstream: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+@dataclass(frozen=True)
+class Results:
     """An upstream whose main holds a first `make repro`'s dvc.lock and metrics, as a fork that
-    followed the README would; returned as a bare repository to clone from."""
+    followed the README would, and the DVC remote that run pushed its cache and run-cache to."""
+
+    upstream: Path
+    dvc_remote: Path
+
+
+@pytest.fixture(scope="session")
+def results(upstream: Path, tmp_path_factory: pytest.TempPathFactory) -> Results:
     work = tmp_path_factory.mktemp("results") / "fork"
     fork = clone_fork(upstream, work)
+    remote = tmp_path_factory.mktemp("dvc-remote")
     fork.make("repro")
     fork.commit_all("First repro: dvc.lock and metrics")
-    fork.git("remote", "set-url", "origin", str(upstream))
+    fork.make("dvc-push", f"DVC_REMOTE_URL={remote}")
     bare = tmp_path_factory.mktemp("upstream-results") / "repo.git"
     git(work.parent, "clone", "-q", "--bare", str(work), str(bare))
-    shutil.rmtree(work.parent / "fork-scratch", ignore_errors=True)
-    return bare
+    shutil.rmtree(work.parent, ignore_errors=True)
+    return Results(upstream=bare, dvc_remote=remote)
+
+
+@pytest.fixture
+def fork_with_results(results: Results, tmp_path: Path) -> Fork:
+    return clone_fork(results.upstream, tmp_path / "fork")

@@ -7,7 +7,7 @@ import shutil
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, os.environ["STANDINS"])
 from record import record
 
 files: list[Path] = []
@@ -16,7 +16,10 @@ for pattern in filter(None, (line.strip() for line in os.environ["PATHS"].splitl
         sorted(Path.cwd().glob(pattern)) if not Path(pattern).is_absolute() else [Path(pattern)]
     ):
         path = match.resolve()
-        files += [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else [path]
+        if path.is_dir():
+            files += [p for p in path.rglob("*") if p.is_file()]
+        elif path.is_file():
+            files.append(path)
 if not files:
     record("actions/upload-artifact", {"files": []})
     if os.environ["IF_NO_FILES"] == "error":

@@ -1,0 +1,57 @@
+"""The CI workflow, executed with act: green on good data, red on a corrupted data file."""
+
+from __future__ import annotations
+
+import json
+
+from tests.workflows.conftest import Fork, Results
+
+PUSH = {"ref": "refs/heads/main", "repository": {"default_branch": "main"}}
+
+
+def test_ci_passes_on_good_data_and_reuses_the_dvc_remote(
+    fork_with_results: Fork, results: Results
+) -> None:
+    run = fork_with_results.act(
+        "push", "ci.yml", PUSH, variables={"DVC_REMOTE_URL": str(results.dvc_remote)}
+    )
+    assert run.returncode == 0, run.failure_summary()
+    for step in (
+        "Lint (ruff, actionlint, zizmor)",
+        "Check the data against the contract",
+        "Unit and data tests",
+        "Reproduce the pipeline",
+        "Model tests",
+        "Push the DVC cache and run-cache (main only, when a remote is configured)",
+    ):
+        assert run.step_succeeded(step), step
+    # The DVC remote gave back the committed model and data: nothing was retrained.
+    assert "Stage 'train' didn't change, skipping" in run.output
+    assert "Running stage 'train'" not in run.output
+    [setup] = run.recorded("astral-sh/setup-uv")
+    assert setup["inputs"]["cache-dependency-glob"] == "uv.lock"
+    report = json.loads((run.artifact("validation-") / "validation.json").read_text())
+    assert report["success"] is True
+
+
+def test_ci_fails_at_the_contract_on_a_corrupted_data_file(fork_with_results: Fork) -> None:
+    raw = fork_with_results.path / "data" / "raw" / "churn.csv"
+    lines = raw.read_text(encoding="utf-8").splitlines(keepends=True)
+    header = lines[0].rstrip("\n").split(",")
+    dropped = header.index("contract")
+    raw.write_text(
+        "".join(
+            ",".join(cell for i, cell in enumerate(line.rstrip("\n").split(",")) if i != dropped)
+            + "\n"
+            for line in lines
+        ),
+        encoding="utf-8",
+    )
+    fork_with_results.commit_all("A data extract that lost its contract column")
+    run = fork_with_results.act("push", "ci.yml", PUSH)
+    assert run.returncode != 0
+    assert run.step_failed("Check the data against the contract")
+    assert "contract" in run.output
+    assert not run.step_succeeded("Reproduce the pipeline")
+    report = json.loads((run.artifact("validation-") / "validation.json").read_text())
+    assert report["success"] is False

@@ -1,0 +1,65 @@
+"""The deploy workflow (CD), executed with act against a registry that outlives each run: the
+first model bootstraps as champion; a worse one is stopped before promotion and the champion
+stays. (Promote's own rejection of a challenger worse than the champion is in tests/model.)"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.workflows.conftest import REPOSITORY, Fork
+
+PUSH = {"ref": "refs/heads/main", "repository": {"full_name": REPOSITORY, "default_branch": "main"}}
+
+
+def champion_version(registry: Path) -> str | None:
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{registry}")
+    try:
+        return str(client.get_model_version_by_alias("churn-classifier", "champion").version)
+    except MlflowException:
+        return None
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Path:
+    return tmp_path / "registry" / "mlflow.db"
+
+
+def test_deploy_promotes_only_through_the_gate(fork_with_results: Fork, registry: Path) -> None:
+    registry.parent.mkdir()
+    secrets = {"MLFLOW_TRACKING_URI": f"sqlite:///{registry}"}
+    first = fork_with_results.act("push", "deploy.yml", PUSH, secrets=secrets)
+    assert first.returncode == 0, first.failure_summary()
+    for step in (
+        "Promote the challenger through the gate",
+        "Smoke-test the service with the champion",
+    ):
+        assert first.step_succeeded(step), step
+    decision = json.loads((first.artifact("promotion-") / "promotion.json").read_text())
+    assert decision["decision"] == "bootstrapped"
+    assert champion_version(registry) == "1"
+    [build] = first.recorded("docker/build-push-action")
+    assert build["inputs"]["file"] == "Dockerfile"
+    assert build["inputs"]["push"] == "false"
+    assert (first.artifact("serving-image-") / "churn-serving.tar").is_file()
+
+    params = fork_with_results.path / "params.yaml"
+    params.write_text(
+        params.read_text(encoding="utf-8")
+        .replace("n_estimators: 300", "n_estimators: 1")
+        .replace("max_depth: 10", "max_depth: 1"),
+        encoding="utf-8",
+    )
+    fork_with_results.commit_all("A one-tree stump")
+    second = fork_with_results.act("push", "deploy.yml", PUSH, secrets=secrets)
+    assert second.returncode != 0
+    assert second.step_failed("Model tests")
+    assert not second.step_succeeded("Promote the challenger through the gate")
+    assert not second.step_succeeded("Smoke-test the service with the champion")
+    assert champion_version(registry) == "1"
+    assert not second.recorded("docker/build-push-action")

@@ -1,0 +1,47 @@
+"""The retraining workflow (CT), executed with act: nothing new means no retraining; a new batch
+of data means a retrained, tested, gated model proposed in a pull request, never pushed."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from tests.workflows.conftest import REPOSITORY, Fork
+
+REPOSITORY_EVENT = {"full_name": REPOSITORY, "default_branch": "main"}
+
+
+def test_a_schedule_tick_with_nothing_new_does_not_retrain(fork_with_results: Fork) -> None:
+    run = fork_with_results.act(
+        "schedule", "retrain.yml", {"schedule": "17 5 * * 1", "repository": REPOSITORY_EVENT}
+    )
+    assert run.returncode == 0, run.failure_summary()
+    assert run.step_succeeded("Decide whether to retrain")
+    assert "retrain=false" in run.output
+    assert "Running stage 'train'" not in run.output
+    assert not run.recorded("peter-evans/create-pull-request")
+
+
+def test_new_data_is_retrained_tested_gated_and_proposed_in_a_pull_request(
+    fork_with_results: Fork,
+) -> None:
+    fork = fork_with_results
+    fork.make("simulate", "ROWS=600", "SEED=11", "BATCH=data/incoming/batch-new.csv")
+    fork.commit_all("A new batch of customers arrives")
+    run = fork.act(
+        "repository_dispatch",
+        "retrain.yml",
+        {"action": "new-data", "client_payload": {}, "repository": REPOSITORY_EVENT},
+    )
+    assert run.returncode == 0, run.failure_summary()
+    for step in ("Retrain", "Model tests", "Gate against the committed model and build the report"):
+        assert run.step_succeeded(step), step
+    [request] = run.recorded("peter-evans/create-pull-request")
+    inputs, seen = request["inputs"], request["extra"]
+    assert inputs["branch"] == "retrain/scheduled"
+    assert inputs["base"] == "main"
+    assert inputs["title"] == f"Retrain: {dt.datetime.now(dt.UTC):%Y-%m-%d}"
+    assert "new-data" in inputs["commit-message"]
+    assert {"dvc.lock", "data/raw/churn.csv"} <= set(seen["changed"])
+    assert seen["dvc_lock"] != seen["head_dvc_lock"]
+    assert seen["body"].startswith("<!-- churn-mlops:pr-report")
+    assert "data/raw/churn.csv" in seen["body"]
