@@ -61,11 +61,14 @@ def test_first_repro_runs_every_stage_and_records_one_mlflow_run(fork, first_rep
     assert info["run_id"] == run.info.run_id
 
 
-def test_logged_model_has_signature_example_and_pinned_requirements(fork, first_repro) -> None:
+def test_logged_model_has_signature_example_and_pinned_requirements(
+    fork, first_repro, monkeypatch
+) -> None:
     import mlflow
 
     info = json.loads((fork.path / "reports/mlflow_run.json").read_text())
-    mlflow.set_tracking_uri(fork.tracking_uri)
+    # Through the environment, so the URI does not outlive this test in MLflow's globals.
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", fork.tracking_uri)
     model_info = mlflow.models.get_model_info(info["model_uri"])
     assert "contract" in model_info.signature.inputs.input_names()
     assert "customer_id" not in model_info.signature.inputs.input_names()
