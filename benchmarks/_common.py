@@ -29,7 +29,6 @@ def link_environment(repo: Path) -> dict[str, str]:
     The clone's own src is put first on PYTHONPATH so it runs its own code, not ours.
     """
     (repo / ".venv").symlink_to(VENV)
-    (VENV / ".synced").touch()
     return clean_env(repo) | {"PYTHONPATH": str(repo / "src")}
 
 

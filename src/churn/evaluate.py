@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 from sklearn.calibration import calibration_curve
 from sklearn.dummy import DummyClassifier
-from sklearn.inspection import permutation_importance
 from sklearn.metrics import (
     accuracy_score,
     average_precision_score,
@@ -37,6 +36,8 @@ from churn.io import read_parquet, write_json
 from churn.params import DataParams, EvaluateParams, load_params
 
 CURVE_POINTS = 200
+#: Rows scored per `predict_proba` call when permutation importance batches its shuffled copies.
+IMPORTANCE_BATCH_ROWS = 200_000
 #: What `score` returns, for each model, the baseline, and each slice; gates may name any of these.
 METRIC_NAMES = ("roc_auc", "pr_auc", "f1", "precision", "recall", "accuracy", "log_loss", "brier")
 
@@ -115,23 +116,52 @@ def feature_importance(
     """Permutation importance of each input column on the held-out split (drop in ROC AUC).
 
     Shuffling the original columns, not the one-hot encoded ones, gives one number per column a
-    user recognises, and works for every model type `train` can build.
+    user recognises, and works for every model type `train` can build. The permutations are
+    sklearn's `permutation_importance` ones (same seeding, same repeated shuffles, so the same
+    numbers), but the shuffled copies are scored together in a few `predict_proba` calls: on the
+    shipped data one call instead of 39, each of which paid the forest's fixed cost (~8x faster).
     """
-    result = permutation_importance(
-        model,
-        x,
-        y_true,
-        scoring="roc_auc",
-        n_repeats=params.importance_repeats,
-        random_state=params.seed,
-    )
-    rows = [
-        {"feature": name, "importance": round(float(mean), 6), "std": round(float(std), 6)}
-        for name, mean, std in zip(
-            x.columns, result.importances_mean, result.importances_std, strict=True
-        )
+    rows, repeats = len(x), params.importance_repeats
+    reference = roc_auc_score(y_true, model.predict_proba(x)[:, 1])
+    seed = np.random.RandomState(params.seed).randint(np.iinfo(np.int32).max + 1)
+    copies = [
+        (column, shuffled)
+        for column in x.columns
+        for shuffled in _shuffled_copies(x, column, repeats, seed)
     ]
-    return sorted(rows, key=lambda row: -row["importance"])
+    per_call = max(1, IMPORTANCE_BATCH_ROWS // max(rows, 1))
+    drops: dict[str, list[float]] = {column: [] for column in x.columns}
+    for start in range(0, len(copies), per_call):
+        batch = copies[start : start + per_call]
+        proba = model.predict_proba(pd.concat([frame for _, frame in batch], ignore_index=True))
+        for index, (column, _) in enumerate(batch):
+            block = proba[index * rows : (index + 1) * rows, 1]
+            drops[column].append(reference - roc_auc_score(y_true, block))
+    result = [
+        {
+            "feature": column,
+            "importance": round(float(np.mean(drops[column])), 6),
+            "std": round(float(np.std(drops[column])), 6),
+        }
+        for column in x.columns
+    ]
+    return sorted(result, key=lambda row: -row["importance"])
+
+
+def _shuffled_copies(x: pd.DataFrame, column: str, repeats: int, seed: int) -> list[pd.DataFrame]:
+    """`repeats` copies of `x` with `column` shuffled as sklearn does: each shuffle composes with
+    the previous one, from a generator seeded afresh for every column."""
+    rng = np.random.RandomState(seed)
+    order = np.arange(len(x))
+    positions = np.arange(len(x))
+    copies = []
+    for _ in range(repeats):
+        rng.shuffle(order)
+        positions = positions[order]
+        shuffled = x.copy()
+        shuffled[column] = x[column].iloc[positions].set_axis(x.index)
+        copies.append(shuffled)
+    return copies
 
 
 def _thin(frame: pd.DataFrame, points: int = CURVE_POINTS) -> list[dict[str, float]]:

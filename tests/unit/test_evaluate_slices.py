@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
@@ -61,3 +63,34 @@ def test_permutation_importance_ranks_the_informative_column_first() -> None:
     rows = feature_importance(model, frame, y_true, PARAMS)
     assert [row["feature"] for row in rows] == ["signal", "noise"]
     assert rows[0]["importance"] > 0.3 > abs(rows[1]["importance"])
+
+
+def test_permutation_importance_equals_sklearns_on_mixed_columns() -> None:
+    """Batching the shuffled copies must not change a number: same permutations as sklearn."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.inspection import permutation_importance
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame(
+        {
+            "tenure": rng.normal(size=200),
+            "contract": pd.Categorical(rng.choice(["M", "Y", "T"], size=200)),
+            "noise": rng.normal(size=200),
+        }
+    )
+    y_true = ((frame["tenure"] + (frame["contract"] == "M") * 1.5) > 0.5).astype(int).to_numpy()
+    encode = ColumnTransformer([("cat", OneHotEncoder(), ["contract"])], remainder="passthrough")
+    model = make_pipeline(encode, LogisticRegression()).fit(frame, y_true)
+    params = dataclasses.replace(PARAMS, importance_repeats=3, seed=7)
+    expected = permutation_importance(
+        model, frame, y_true, scoring="roc_auc", n_repeats=3, random_state=7
+    )
+    rows = {row["feature"]: row for row in feature_importance(model, frame, y_true, params)}
+    for name, mean, std in zip(
+        frame.columns, expected.importances_mean, expected.importances_std, strict=True
+    ):
+        assert rows[name]["importance"] == round(float(mean), 6)
+        assert rows[name]["std"] == round(float(std), 6)
+    assert rows["tenure"]["importance"] > rows["noise"]["importance"]
