@@ -36,7 +36,10 @@ $(TOOLS)/bin/uv:
 	python3 -m venv $(TOOLS)
 	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check uv
 
-$(STAMP): | $(UV)
+# uv is fetched only when the environment must be (re)built: a checkout that reuses a synced
+# environment (VENV=..., or a benchmark's linked clone) never needs it.
+$(STAMP):
+	@$(MAKE) -s --no-print-directory $(UV)
 	$(UV) sync --locked
 	@rm -f $(ENV_DIR)/.synced-*
 	@touch $@
