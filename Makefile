@@ -60,8 +60,12 @@ format: install ## Apply ruff's fixes and formatting
 	ruff check --fix src tests benchmarks
 	ruff format src tests benchmarks
 
+# Test folders run side by side, one folder per worker (tests/conftest.py groups them): on
+# 2 cores the workflow tests take one core while every other folder takes the other.
+TEST_WORKERS ?= auto
+
 test: lint repro ## Lint, reproduce the pipeline, then run every test
-	$(PYTEST)
+	$(PYTEST) -n $(TEST_WORKERS) --dist loadgroup
 
 test-unit: install ## Unit tests: pure functions on tiny frames, no pipeline needed
 	$(PYTEST) tests/unit
