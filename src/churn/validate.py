@@ -131,9 +131,16 @@ def _last_line(path: Path) -> str | None:
 
 
 def run_suite(
-    frame: pd.DataFrame, suite: ExpectationSuite, docs_dir: Path | None = None
+    frame: pd.DataFrame,
+    suite: ExpectationSuite,
+    docs_dir: Path | None = None,
+    run_name: str | None = None,
 ) -> ContractResult:
-    """Run `suite` on `frame` with a GX validation definition; build Data Docs into `docs_dir`."""
+    """Run `suite` on `frame` with a GX validation definition; build Data Docs into `docs_dir`.
+
+    `run_name` (the checked file's name: GX keys forbid a slash) is what Data Docs list the run
+    under, instead of `__none__`.
+    """
     expected = len(suite.expectations)
     if expected == 0:
         empty = guard("non-empty suite", "0 expectations", "an empty suite checks nothing")
@@ -142,6 +149,7 @@ def run_suite(
         empty = guard("non-empty data", "0 rows", "GX passes every expectation on no rows")
         return ContractResult(0, len(frame.columns), 0, 0, (empty,), suite.name)
     import great_expectations as gx
+    from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")
@@ -167,7 +175,9 @@ def run_suite(
         gx.ValidationDefinition(name=suite.name, data=batch, suite=context.suites.add(suite))
     )
     outcome = definition.run(
-        batch_parameters={"dataframe": compact(frame)}, result_format=RESULT_FORMAT
+        batch_parameters={"dataframe": compact(frame)},
+        result_format=RESULT_FORMAT,
+        run_id=RunIdentifier(run_name=run_name) if run_name else None,
     )
     if docs_dir is not None:
         _build_docs(context, Path(docs_dir))
@@ -290,7 +300,7 @@ def validate_frame(frame: pd.DataFrame, params: Params) -> ContractResult:
 
 def validate_csv(path: Path | str, params: Params, docs_dir: Path | None = None) -> ContractResult:
     """Read `path` as the stage does (PipelineError if unreadable) and run the contract on it."""
-    return run_suite(read_extract(path), build_suite(params), docs_dir)
+    return run_suite(read_extract(path), build_suite(params), docs_dir, run_name=Path(path).name)
 
 
 @exits_cleanly
@@ -318,7 +328,7 @@ def main(argv: list[str] | None = None) -> None:
             summary = ContractResult(0, 0, 0, 0, (unreadable,)).summary()
             write_json(out, {"source": str(source), **summary})
         raise
-    result = run_suite(frame, build_suite(params), Path(docs) if docs else None)
+    result = run_suite(frame, build_suite(params), Path(docs) if docs else None, source.name)
     if out:
         write_json(out, {"source": str(source), **result.summary()})
     for line in result.lines():
