@@ -60,12 +60,13 @@ format: install ## Apply ruff's fixes and formatting
 	ruff check --fix src tests benchmarks
 	ruff format src tests benchmarks
 
-# Test folders run side by side, one folder per worker (tests/conftest.py groups them): on
-# 2 cores the workflow tests take one core while every other folder takes the other.
+# Test files run side by side (pytest-xdist), each file whole on one worker so its module
+# fixtures (a trained copy of the project, a registered champion) are built once. Not
+# `--dist loadgroup`: with pytest 9.2 xdist can no longer rename node ids, so groups are ignored.
 TEST_WORKERS ?= auto
 
 test: lint repro ## Lint, reproduce the pipeline, then run every test
-	$(PYTEST) -n $(TEST_WORKERS) --dist loadgroup
+	$(PYTEST) -n $(TEST_WORKERS) --dist loadfile
 
 test-unit: install ## Unit tests: pure functions on tiny frames, no pipeline needed
 	$(PYTEST) tests/unit

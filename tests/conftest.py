@@ -32,14 +32,3 @@ def sample_csv() -> Path:
 @pytest.fixture
 def sample_frame(sample_csv: Path) -> pd.DataFrame:
     return pd.read_csv(sample_csv)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """One xdist group per test folder (`make test` runs `-n auto --dist loadgroup`).
-
-    A folder's tests share costly fixtures (a trained copy of the project, a fork whose main holds
-    results, a registered champion); keeping a folder on one worker builds each of them once.
-    """
-    for item in items:
-        folder = item.path.relative_to(ROOT / "tests").parts[0]
-        item.add_marker(pytest.mark.xdist_group(folder))

@@ -170,6 +170,7 @@ def test_refresh_data_updates_a_dvc_import_then_ingests_the_new_version(project,
     shipped = pd.read_csv(project.path / RAW)
     source = tmp_path / "upstream.csv"
     simulate(shipped, params.data, params.simulate, 200, seed=11).to_csv(source, index=False)
+    (project.path / "data/incoming").mkdir(exist_ok=True)  # as the README's command does
     project.dvc("import-url", str(source), "data/incoming/upstream.csv")
     settings = project.path / "params.yaml"
     settings.write_text(

@@ -216,9 +216,15 @@ def clean_env() -> dict[str, str]:
 def uv_only_dir() -> Path:
     """A folder holding only `uv`: uv's own folder may hold a python that must not shadow PATH's."""
     folder = ENV_DIR / ".uv-bin"
-    if not (folder / "uv").exists():
+    link = folder / "uv"
+    if not link.exists():
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "uv").symlink_to(UV)
+        # Made aside and renamed: atomic beside another test process, and it replaces a link
+        # left pointing at the uv of a deleted checkout.
+        aside = folder / f"uv.{os.getpid()}"
+        aside.unlink(missing_ok=True)
+        aside.symlink_to(UV)
+        aside.replace(link)
     return folder
 
 
