@@ -23,7 +23,11 @@ export PYTHONPATH := $(CURDIR)/src$(if $(PYTHONPATH),:$(PYTHONPATH))
 # recompiles, ~2x slower); compiling the whole environment at install (`--compile-bytecode`,
 # 12,000 files) cost more than it saved on a first `make repro`, so the cache fills as it goes.
 unexport PYTHONDONTWRITEBYTECODE
-PYTEST := pytest -q
+# Test files run side by side (pytest-xdist), each file whole on one worker so its module
+# fixtures (a trained copy of the project, a registered champion) are built once. Not
+# `--dist loadgroup`: with pytest 9.2 xdist can no longer rename node ids, so groups are ignored.
+TEST_WORKERS ?= auto
+PYTEST := pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 .PHONY: help install repro test lint format test-unit test-data test-model test-report \
 	test-e2e test-workflows report dvc-pull dvc-push mlflow-ui bench clean
@@ -60,13 +64,8 @@ format: install ## Apply ruff's fixes and formatting
 	ruff check --fix src tests benchmarks
 	ruff format src tests benchmarks
 
-# Test files run side by side (pytest-xdist), each file whole on one worker so its module
-# fixtures (a trained copy of the project, a registered champion) are built once. Not
-# `--dist loadgroup`: with pytest 9.2 xdist can no longer rename node ids, so groups are ignored.
-TEST_WORKERS ?= auto
-
 test: lint repro ## Lint, reproduce the pipeline, then run every test
-	$(PYTEST) -n $(TEST_WORKERS) --dist loadfile
+	$(PYTEST)
 
 test-unit: install ## Unit tests: pure functions on tiny frames, no pipeline needed
 	$(PYTEST) tests/unit
