@@ -26,7 +26,7 @@ from scipy import stats
 
 from churn.errors import PipelineError, exits_cleanly
 from churn.ingest import read_manifest, trained_raw, untrained
-from churn.io import atomic_path, read_csv, read_parquet, write_json
+from churn.io import atomic_path, read_csv, read_model, read_parquet, write_json
 from churn.params import DataParams, DriftParams, Params, load_params
 from churn.tracking import file_md5
 
@@ -486,9 +486,7 @@ def model_scores(
     model_path, test_path = Path(params.paths.model), Path(params.paths.test)
     if not model_path.is_file() or not test_path.is_file():
         return None, None, f"prediction drift not checked: run `make repro` for {model_path}"
-    import joblib
-
-    model = joblib.load(model_path)
+    model = read_model(model_path)
     data = params.data
     held_out = read_parquet(test_path)
     trained_ids: pd.Series = pd.Series([], dtype=object)

@@ -12,7 +12,6 @@ import itertools
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import pandas as pd
 from sklearn.calibration import calibration_curve
@@ -31,8 +30,8 @@ from sklearn.metrics import (
     roc_curve,
 )
 
-from churn.errors import PipelineError, exits_cleanly
-from churn.io import read_parquet, write_json
+from churn.errors import exits_cleanly
+from churn.io import read_model, read_parquet, write_json
 from churn.params import DataParams, EvaluateParams, load_params
 
 CURVE_POINTS = 200
@@ -244,12 +243,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     params = load_params(args.params)
     model_path = Path(params.paths.model)
-    if not model_path.is_file():
-        raise PipelineError(f"{model_path}: model file not found (run `make repro`)")
-    try:
-        model = joblib.load(model_path)
-    except Exception as err:  # unpickling a damaged file raises many unrelated types
-        raise PipelineError(f"{model_path}: cannot load model ({err.__class__.__name__})") from None
+    model = read_model(model_path)
     metrics, slice_metrics, plots = evaluate_all(
         model,
         read_parquet(params.paths.train),

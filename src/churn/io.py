@@ -57,6 +57,18 @@ def read_parquet(path: str | Path) -> pd.DataFrame:
         raise PipelineError(f"{path}: cannot read parquet ({_first_line(err)})") from None
 
 
+def read_model(path: str | Path) -> Any:
+    """The joblib model file `train` writes; a missing or damaged file is one line naming it."""
+    import joblib
+
+    try:
+        return joblib.load(path)
+    except FileNotFoundError:
+        raise PipelineError(f"{path}: model file not found (run `make repro`)") from None
+    except Exception as err:  # unpickling a damaged file raises many unrelated types
+        raise PipelineError(f"{path}: cannot load model ({err.__class__.__name__})") from None
+
+
 def read_json(path: str | Path) -> Any:
     path = Path(path)
     try:

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from churn.errors import PipelineError
+from churn.io import read_model
 from churn.params import Params
 from churn.serve_input import Feature
 from churn.tracking import tracking_uri
@@ -309,15 +310,8 @@ def _prepare(pipeline: Any) -> Any:
 
 def load_file(path: str | Path, params: Params) -> ServedModel:
     """A joblib file (`models/model.pkl`): features from params, version = the file's md5."""
-    import joblib
-
     path = Path(path)
-    try:
-        pipeline = joblib.load(path)
-    except FileNotFoundError:
-        raise PipelineError(f"{path}: model file not found (run `make repro`)") from None
-    except Exception as err:
-        raise PipelineError(f"{path}: cannot load model ({err.__class__.__name__})") from None
+    pipeline = read_model(path)
     if not hasattr(pipeline, "predict_proba"):
         raise PipelineError(f"{path}: not a classifier with predict_proba")
     digest = hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()

@@ -14,12 +14,11 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import joblib
 import pandas as pd
 
-from churn.errors import PipelineError, exits_cleanly
+from churn.errors import exits_cleanly
 from churn.ingest import batch_tags, read_manifest
-from churn.io import read_json, read_parquet, write_json
+from churn.io import read_json, read_model, read_parquet, write_json
 from churn.params import Params, flatten, load_params
 from churn.tracking import file_md5, git_tags, pip_requirements, tracking_uri
 
@@ -125,16 +124,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--params", default="params.yaml")
     args = parser.parse_args(argv)
     params = load_params(args.params)
-    model_path = Path(params.paths.model)
-    try:
-        model = joblib.load(model_path)
-    except FileNotFoundError:
-        raise PipelineError(f"{model_path}: model file not found (run `make repro`)") from None
-    except Exception as err:
-        raise PipelineError(f"{model_path}: cannot load model ({err.__class__.__name__})") from None
     info = log_run(
         params,
-        model,
+        read_model(params.paths.model),
         read_parquet(params.paths.train),
         read_parquet(params.paths.test),
         read_json(params.paths.metrics),
