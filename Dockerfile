@@ -1,7 +1,7 @@
-# The prediction service: `python -m churn.serve` with the dependencies of uv.lock, as a non-root
+# The prediction service: `python -m tabular_mlops.serving.app` with the dependencies of uv.lock, as a non-root
 # user. The model is not baked in: it comes from the registry at start (MLFLOW_TRACKING_URI,
 # default alias `champion`) or from a mounted file (MODEL_PATH). See README, "The prediction
-# service". Build: docker build -t churn-serving .
+# service". Build: docker build -t model-serving .
 FROM ghcr.io/astral-sh/uv:0.13.9 AS uv
 
 FROM python:3.11-slim-bookworm AS build
@@ -18,8 +18,8 @@ COPY src ./src
 RUN uv sync --locked --no-dev --no-editable
 
 FROM python:3.11-slim-bookworm
-RUN groupadd --gid 10001 churn \
-    && useradd --create-home --uid 10001 --gid 10001 --shell /usr/sbin/nologin churn
+RUN groupadd --gid 10001 app \
+    && useradd --create-home --uid 10001 --gid 10001 --shell /usr/sbin/nologin app
 WORKDIR /app
 COPY --from=build /app/.venv /app/.venv
 COPY params.yaml ./
@@ -31,4 +31,4 @@ USER 10001:10001
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=60s \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen(f\"http://127.0.0.1:{os.environ['PORT']}/health\", timeout=2)"]
-CMD ["python", "-m", "churn.serve"]
+CMD ["python", "-m", "tabular_mlops.serving.app"]

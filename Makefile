@@ -14,7 +14,7 @@ UV := $(or $(shell command -v uv 2>/dev/null),$(TOOLS)/bin/uv)
 LOCK_ID := $(shell cat uv.lock pyproject.toml 2>/dev/null | cksum | cut -d' ' -f1)
 STAMP := $(ENV_DIR)/.synced-$(LOCK_ID)
 export UV_PROJECT_ENVIRONMENT := $(ENV_DIR)
-# Stages run `python -m churn.<stage>`: the environment first on PATH, this checkout's code
+# Stages run `python -m tabular_mlops.stages.<stage>`: the environment first on PATH, this checkout's code
 # first on the import path.
 export PATH := $(ENV_DIR)/bin:$(PATH)
 export PYTHONPATH := $(CURDIR)/src$(if $(PYTHONPATH),:$(PYTHONPATH))
@@ -99,7 +99,7 @@ dvc-push: install ## Push the DVC cache and run-cache, when a remote is configur
 BASE ?=
 OUT ?= reports/pr-report.md
 report: install ## Markdown report vs BASE (default: merge base with origin's default branch)
-	python -m churn.report $(if $(BASE),--base "$(BASE)") --out "$(OUT)" \
+	python -m tabular_mlops.reporting.pr_report $(if $(BASE),--base "$(BASE)") --out "$(OUT)" \
 		--plots-html reports/plots $(if $(PR),--pr $(PR)) \
 		$(if $(FAIL_ON_REGRESSION),--fail-on-regression)
 
@@ -118,7 +118,7 @@ clean: ## Remove pipeline outputs, the MLflow store and caches (keeps the enviro
 # make validate CSV=path/to/extract.csv   (default: the shipped raw file, as the stage runs it)
 CSV ?=
 validate: install ## Check a CSV against the data contract (CSV=path; default: the shipped data)
-	python -m churn.validate $(if $(CSV),--csv "$(CSV)" --docs reports/check/data_docs)
+	python -m tabular_mlops.stages.validate $(if $(CSV),--csv "$(CSV)" --docs reports/check/data_docs)
 
 bench-validate: install ## Time the data contract on the shipped data and on 100x and 1,000x
 	python benchmarks/validate.py
@@ -132,25 +132,25 @@ SEED ?= 0
 SHIFT ?=
 BATCH ?= data/incoming/batch-$(shell date -u +%Y%m%d-%H%M%S).csv
 simulate: install ## Write a simulated batch to data/incoming (ROWS, SEED, SHIFT, BATCH=path)
-	python -m churn.simulate --rows $(ROWS) --seed $(SEED) $(SHIFT) --out "$(BATCH)"
+	python -m tabular_mlops.ct.simulate --rows $(ROWS) --seed $(SEED) $(SHIFT) --out "$(BATCH)"
 
 ingest: install ## Validate each batch in data/incoming; append good ones, quarantine bad ones
-	python -m churn.ingest
+	python -m tabular_mlops.ct.ingest
 
 refresh-data: install ## Fetch new batches (`dvc update` of imports, if enabled), then ingest
-	python -m churn.ingest --refresh
+	python -m tabular_mlops.ct.ingest --refresh
 
 # make drift CURRENT=path.csv|predictions.jsonl   (default: the newest ingested batch)
 CURRENT ?=
 drift: install ## Drift of the newest data vs the training data: reports/drift.{json,md,html}
-	python -m churn.drift $(if $(CURRENT),--current "$(CURRENT)")
+	python -m tabular_mlops.ct.drift $(if $(CURRENT),--current "$(CURRENT)")
 
 FORCE ?= false
 decide: install ## Retrain or not (new data, drift or FORCE=true): reports/decision.json
-	python -m churn.decide --force "$(FORCE)"
+	python -m tabular_mlops.ct.decide --force "$(FORCE)"
 
 retrain: install ## New batches to a gated model in one command: ingest, validate, repro, gate
-	python -m churn.ingest
+	python -m tabular_mlops.ct.ingest
 	dvc repro
 	@if $(MAKE) -n promote >/dev/null 2>&1; then $(MAKE) promote; \
 	else echo "retrain: no promote target, so no gate was run"; fi
@@ -167,7 +167,7 @@ bench-drift: install ## False-alarm and detection rates of the drift check, and 
 # make promote FAIL_ON_REJECT=1   (exit 1 when the challenger is rejected; default: exit 0)
 FAIL_ON_REJECT ?=
 promote: install ## Gate the registry's challenger; move `champion` only if every gate passes
-	python -m churn.promote $(if $(FAIL_ON_REJECT),--fail-on-reject)
+	python -m tabular_mlops.ct.promote $(if $(FAIL_ON_REJECT),--fail-on-reject)
 
 # The prediction service: the champion behind a small ASGI app, without Docker.
 .PHONY: serve smoke test-serve bench-serve
@@ -177,10 +177,10 @@ promote: install ## Gate the registry's challenger; move `champion` only if ever
 HOST = 127.0.0.1
 PORT = 8000
 serve: install ## Serve the champion on http://HOST:PORT (MODEL_URI, MODEL_PATH, PREDICTION_LOG)
-	python -m churn.serve --host "$(HOST)" --port "$(PORT)"
+	python -m tabular_mlops.serving.app --host "$(HOST)" --port "$(PORT)"
 
 smoke: install ## Start the service on a free port, check health, predict and version, stop it
-	python -m churn.smoke
+	python -m tabular_mlops.serving.smoke
 
 test-serve: install ## The prediction service, started as a real process on loopback
 	$(PYTEST) tests/serve

@@ -25,12 +25,12 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from churn.drift import detect, model_input  # noqa: E402
-from churn.io import read_csv  # noqa: E402
-from churn.params import load_params  # noqa: E402
-from churn.prepare import clean, split  # noqa: E402
-from churn.simulate import FIBRE, Shift, simulate  # noqa: E402
-from churn.train import build_pipeline  # noqa: E402
+from tabular_mlops.core.io import read_csv  # noqa: E402
+from tabular_mlops.core.params import load_params  # noqa: E402
+from tabular_mlops.ct.drift import detect, model_input  # noqa: E402
+from tabular_mlops.ct.simulate import FIBRE, Shift, simulate  # noqa: E402
+from tabular_mlops.stages.prepare import clean, split  # noqa: E402
+from tabular_mlops.stages.train import build_pipeline  # noqa: E402
 
 SPLITS = 200
 BATCH_ROWS = 1000

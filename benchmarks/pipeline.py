@@ -4,7 +4,7 @@
   no-op repro   `make repro` again with nothing changed
   bare script   benchmarks/bare_train.py: the same ML work with no DVC, MLflow or validation
   first repro   fresh clone to finished first `make repro`, environment install included
-  per stage     each stage's `python -m churn.<stage>` alone, to show where the time goes
+  per stage     each stage's `python -m tabular_mlops.stages.<stage>` alone: where the time goes
 
 Targets: cold repro <= 3x bare; no-op <= 1.5 s; first repro with install <= 60 s.
 Usage: python benchmarks/pipeline.py [--repeats N] [--skip-install]
@@ -49,7 +49,9 @@ def main() -> None:
         stages = {
             stage: median_of(
                 args.repeats,
-                lambda stage=stage: timed([sys.executable, "-m", f"churn.{stage}"], repo, env),
+                lambda stage=stage: timed(
+                    [sys.executable, "-m", f"tabular_mlops.stages.{stage}"], repo, env
+                ),
             )
             for stage in STAGES
         }

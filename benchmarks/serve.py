@@ -31,8 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import ROOT, scratch
 
-from churn.params import load_params
-from churn.smoke import HOST, free_port, start_service, stop, wait_ready
+from tabular_mlops.core.params import load_params
+from tabular_mlops.serving.smoke import HOST, free_port, start_service, stop, wait_ready
 
 NAME = "churn-classifier"
 

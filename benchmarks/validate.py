@@ -3,8 +3,8 @@
   validation   run_suite() on a frame already in memory (CSV parsing excluded): seconds, rows/s
   memory       peak resident memory added while validating, as a multiple of the frame's size
                (pandas' deep memory_usage), sampled from /proc every few milliseconds
-  whole stage  `python -m churn.validate --csv FILE` in a fresh process: GX import, CSV parsing,
-               validation, report and Data Docs
+  whole stage  `python -m tabular_mlops.stages.validate --csv FILE` in a fresh process: GX
+               import, CSV parsing, validation, report and Data Docs
 
 Resampled rows get fresh customer ids, so every scale passes the contract (as a real extract
 would) and the time is the passing path's. Target: 7M rows validated in < 10 s, memory < 3x.
@@ -31,9 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import ROOT, remove
 
-from churn.contract import build_suite
-from churn.params import Params, load_params
-from churn.validate import read_extract, run_suite
+from tabular_mlops.core.contract import build_suite
+from tabular_mlops.core.params import Params, load_params
+from tabular_mlops.core.validation import read_extract, run_suite
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -99,7 +99,7 @@ def whole_stage(frame: pd.DataFrame, work: Path) -> float:
     params_path.write_text(
         text.replace("max_rows: 1000000", f"max_rows: {max(len(frame), 1)}", 1), encoding="utf-8"
     )
-    command = [sys.executable, "-m", "churn.validate", "--params", str(params_path)]
+    command = [sys.executable, "-m", "tabular_mlops.stages.validate", "--params", str(params_path)]
     command += ["--csv", str(csv_path), "--out", str(work / "v.json")]
     command += ["--docs", str(work / "docs")]
     env = os.environ | {"PYTHONPATH": str(ROOT / "src")}

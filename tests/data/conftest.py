@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from churn.params import Params
-from churn.validate import ContractResult, read_extract, validate_csv
+from tabular_mlops.core.params import Params
+from tabular_mlops.core.validation import ContractResult, read_extract, validate_csv
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

@@ -12,11 +12,19 @@ import pandas as pd
 import pytest
 import yaml
 
-from churn import validate
-from churn.contract import CRITICAL, SEVERITIES, SUITE_NAME, WARNING, build_suite, columns
-from churn.errors import PipelineError
-from churn.params import load_params
-from churn.validate import ContractResult, run_suite, validate_csv, validate_frame
+from tabular_mlops.core import validation as validate
+from tabular_mlops.core.contract import (
+    CRITICAL,
+    SEVERITIES,
+    SUITE_NAME,
+    WARNING,
+    build_suite,
+    columns,
+)
+from tabular_mlops.core.errors import PipelineError
+from tabular_mlops.core.params import load_params
+from tabular_mlops.core.validation import ContractResult, run_suite, validate_csv, validate_frame
+from tabular_mlops.stages import validate as validate_stage
 
 from .conftest import CORPUS, FIXTURES
 
@@ -337,7 +345,7 @@ def test_params_naming_a_column_without_a_rule_fail_closed(params):
 
 def run_stage(argv: list[str], capsys) -> tuple[int, str]:
     with pytest.raises(SystemExit) as raised:
-        validate.main(argv)
+        validate_stage.main(argv)
         raise SystemExit(0)
     return raised.value.code, capsys.readouterr().err
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from churn.tracking import file_md5
+from tabular_mlops.core.lineage import file_md5
 from tests.e2e.conftest import Workspace, copy_project, fork_env
 
 RAW = "data/raw/churn.csv"

@@ -10,7 +10,7 @@ import json
 import pandas as pd
 import yaml
 
-from churn.tracking import file_md5
+from tabular_mlops.core.lineage import file_md5
 from tests.drift.conftest import make
 
 RAW = "data/raw/churn.csv"
@@ -115,8 +115,8 @@ def test_a_shifted_batch_is_flagged_then_retrained_and_gated_with_one_command(
 def test_the_prediction_log_is_a_current_window(project) -> None:
     import joblib
 
-    from churn.drift import model_input
-    from churn.params import load_params
+    from tabular_mlops.core.params import load_params
+    from tabular_mlops.ct.drift import model_input
 
     params = load_params(project.path / "params.yaml")
     model = joblib.load(project.path / "models/model.pkl")
@@ -163,8 +163,8 @@ def latest_run_tags(project) -> dict[str, str]:
 
 
 def test_refresh_data_updates_a_dvc_import_then_ingests_the_new_version(project, tmp_path) -> None:
-    from churn.params import load_params
-    from churn.simulate import simulate
+    from tabular_mlops.core.params import load_params
+    from tabular_mlops.ct.simulate import simulate
 
     params = load_params(project.path / "params.yaml")
     shipped = pd.read_csv(project.path / RAW)

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from churn.drift import detect
-from churn.io import read_csv
-from churn.simulate import FIBRE, Shift, simulate
+from tabular_mlops.core.io import read_csv
+from tabular_mlops.ct.drift import detect
+from tabular_mlops.ct.simulate import FIBRE, Shift, simulate
 
 SPLITS = 40
 TRIALS = 20

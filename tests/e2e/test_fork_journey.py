@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from churn.tracking import file_md5
+from tabular_mlops.core.lineage import file_md5
 
 STAGES = ("validate", "prepare", "train", "evaluate", "track")
 

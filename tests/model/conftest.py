@@ -18,7 +18,7 @@ import joblib
 import pandas as pd
 import pytest
 
-from churn.params import Params
+from tabular_mlops.core.params import Params
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from churn.params import Params
+from tabular_mlops.core.params import Params
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -75,7 +75,7 @@ def test_the_track_stage_logs_a_model_that_loads_from_its_uri(
     import joblib
     import mlflow
 
-    from churn.track import log_run
+    from tabular_mlops.stages.track import log_run
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     monkeypatch.chdir(tmp_path)

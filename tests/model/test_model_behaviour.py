@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from churn.evaluate import overall, slices
-from churn.gates import MetricGate, gates_from_params
-from churn.params import Params
+from tabular_mlops.core.gates import MetricGate, gates_from_params
+from tabular_mlops.core.params import Params
+from tabular_mlops.stages.evaluate import overall, slices
 
 CONTRACTS = ("Month-to-month", "One year", "Two year")
 

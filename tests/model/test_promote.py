@@ -17,9 +17,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from churn import promote, track
-from churn.params import Params, load_params
-from churn.train import fit
+from tabular_mlops.core.params import Params, load_params
+from tabular_mlops.ct import promote
+from tabular_mlops.stages import track
+from tabular_mlops.stages.train import fit
 
 ROOT = Path(__file__).resolve().parents[2]
 NAME = "churn-classifier-under-test"

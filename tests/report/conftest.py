@@ -82,7 +82,14 @@ class PullRequestRepo:
         run_env["PATH"] = f"{BIN}{os.pathsep}{run_env['PATH']}"
         run_env.update(env or {})
         return subprocess.run(
-            [sys.executable, "-m", "churn.report", "--out", "reports/pr-report.md", *args],
+            [
+                sys.executable,
+                "-m",
+                "tabular_mlops.reporting.pr_report",
+                "--out",
+                "reports/pr-report.md",
+                *args,
+            ],
             cwd=self.path,
             env=run_env,
             capture_output=True,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from churn.gates import MetricGate
-from churn.report import (
+from tabular_mlops.core.gates import MetricGate
+from tabular_mlops.reporting.pr_report import (
     GITHUB_COMMENT_LIMIT,
     DataSide,
     ReportInputs,
@@ -100,7 +100,7 @@ def test_an_oversized_report_is_shortened_never_rejected() -> None:
     inputs = sample_inputs(params={"params.yaml": huge})
     text = render(build_report(inputs, RULES))
     assert len(text) <= GITHUB_COMMENT_LIMIT
-    assert text.startswith("<!-- churn-mlops:pr-report pr=12 -->")
+    assert text.startswith("<!-- tabular-mlops:pr-report pr=12 -->")
     assert "Left out to fit GitHub's comment limit" in text
     assert "| `roc_auc` |" in text, "the metrics table survives shortening"
 
@@ -114,12 +114,12 @@ def test_even_a_huge_metrics_table_is_cut_to_the_limit() -> None:
 
 def test_no_pr_number_is_said_in_the_marker() -> None:
     text = render(build_report(sample_inputs(pr_number=None), RULES))
-    assert text.startswith("<!-- churn-mlops:pr-report pr=none -->")
+    assert text.startswith("<!-- tabular-mlops:pr-report pr=none -->")
 
 
 def test_slices_are_judged_as_the_promotion_gate_judges_them() -> None:
-    from churn.gates import slice_rules_from_raw
-    from churn.report import rows_from_diff
+    from tabular_mlops.core.gates import slice_rules_from_raw
+    from tabular_mlops.reporting.pr_report import rows_from_diff
 
     raw = {
         "gates": {
@@ -162,8 +162,8 @@ def test_slices_are_judged_as_the_promotion_gate_judges_them() -> None:
 
 
 def test_a_slice_floor_for_a_metric_without_a_gate_is_a_clear_error() -> None:
-    from churn.errors import PipelineError
-    from churn.gates import slice_rules_from_raw
+    from tabular_mlops.core.errors import PipelineError
+    from tabular_mlops.core.gates import slice_rules_from_raw
 
     raw = {
         "gates": {

@@ -126,7 +126,7 @@ def test_marker_pr_number_from_the_github_event_and_step_summary(pr_repo, tmp_pa
     )
     assert done.returncode == 0, done.stderr
     md = pr_repo.markdown
-    assert md.startswith("<!-- churn-mlops:pr-report pr=42 -->")
+    assert md.startswith("<!-- tabular-mlops:pr-report pr=42 -->")
     assert "https://github.com/acme/churn/actions/runs/7" in md
     assert summary.read_text().strip() == md.strip()
 

@@ -15,7 +15,7 @@ import joblib
 import pandas as pd
 import pytest
 
-from churn.smoke import free_port, start_service, stop, wait_ready
+from tabular_mlops.serving.smoke import free_port, start_service, stop, wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -107,9 +107,9 @@ def service(tmp_path_factory, store_env) -> Iterator[Service]:
 
 
 def run_serve(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """`python -m churn.serve` run to completion (for the cases where it must refuse to start)."""
+    """The service run to completion (for the cases where it must refuse to start)."""
     return subprocess.run(
-        [sys.executable, "-m", "churn.serve", "--port", str(free_port()), *args],
+        [sys.executable, "-m", "tabular_mlops.serving.app", "--port", str(free_port()), *args],
         env={**os.environ, **env},
         capture_output=True,
         text=True,

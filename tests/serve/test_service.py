@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from churn.smoke import request
+from tabular_mlops.serving.smoke import request
 from tests.serve.conftest import MAX_BODY, NAME, run_serve
 from tests.serve.register_model import GIT_COMMIT, RAW_MD5
 

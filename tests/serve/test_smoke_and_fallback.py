@@ -10,14 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from churn.serve_model import ServedModel, build_features, compile_checked
-from churn.train import fit
+from tabular_mlops.serving.model import ServedModel, build_features, compile_checked
+from tabular_mlops.stages.train import fit
 from tests.serve.conftest import ROOT
 
 
 def smoke(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "churn.smoke", *args],
+        [sys.executable, "-m", "tabular_mlops.serving.smoke", *args],
         env={**os.environ, **env},
         capture_output=True,
         text=True,
@@ -45,7 +45,7 @@ def test_smoke_fails_when_there_is_no_champion(store_env) -> None:
 def test_other_models_are_served_through_the_pipeline_itself(params, sample_frame, model) -> None:
     from dataclasses import replace
 
-    from churn.prepare import clean
+    from tabular_mlops.stages.prepare import clean
 
     frame = clean(sample_frame, params.data).drop(columns=[params.data.id_column])
     pipeline = fit(frame, params.data, replace(params.train, model=model, n_estimators=10))
@@ -62,7 +62,7 @@ def test_other_models_are_served_through_the_pipeline_itself(params, sample_fram
 def test_a_small_forest_compiles_and_matches_its_pipeline(params, sample_frame) -> None:
     from dataclasses import replace
 
-    from churn.prepare import clean
+    from tabular_mlops.stages.prepare import clean
 
     frame = clean(sample_frame, params.data).drop(columns=[params.data.id_column])
     pipeline = fit(frame, params.data, replace(params.train, n_estimators=15))
@@ -80,7 +80,7 @@ def test_a_small_forest_compiles_and_matches_its_pipeline(params, sample_frame) 
 def test_importing_the_service_loads_neither_mlflow_nor_great_expectations() -> None:
     """MLflow is imported only when the model comes from the registry; GX never."""
     code = (
-        "import sys, churn.serve; "
+        "import sys, tabular_mlops.serving.app; "
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'mlflow', 'great_expectations'}))"
     )
     done = subprocess.run(

@@ -10,8 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from churn.decide import decide, parse_bool
-from churn.drift import (
+from tabular_mlops.core.batches import batch_tags, untrained
+from tabular_mlops.core.errors import PipelineError
+from tabular_mlops.ct.decide import decide, parse_bool
+from tabular_mlops.ct.drift import (
     category_counts,
     compare_categorical,
     compare_numeric,
@@ -22,9 +24,8 @@ from churn.drift import (
     render_markdown,
     svg_bars,
 )
-from churn.errors import PipelineError
-from churn.ingest import Candidate, batch_tags, batch_text, plan_ingest, untrained
-from churn.simulate import Shift, parse_covariate, parse_share, simulate
+from tabular_mlops.ct.ingest import Candidate, batch_text, plan_ingest
+from tabular_mlops.ct.simulate import Shift, parse_covariate, parse_share, simulate
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
-from churn.evaluate import band_labels, calibration, feature_importance, slices
-from churn.params import EvaluateParams
+from tabular_mlops.core.params import EvaluateParams
+from tabular_mlops.stages.evaluate import band_labels, calibration, feature_importance, slices
 
 PARAMS = EvaluateParams(
     threshold=0.5,

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from churn.errors import PipelineError
-from churn.gates import (
+from tabular_mlops.core.errors import PipelineError
+from tabular_mlops.core.gates import (
     Gates,
     MetricGate,
     Scores,
@@ -18,7 +18,7 @@ from churn.gates import (
     gates_from_params,
     metric_gates_from_raw,
 )
-from churn.params import load_params
+from tabular_mlops.core.params import load_params
 
 HIGHER = MetricGate("higher", floor=0.8, abs_tolerance=0.01, rel_tolerance=0.0)
 LOWER = MetricGate("lower", floor=0.5, abs_tolerance=0.0, rel_tolerance=0.1)

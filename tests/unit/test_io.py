@@ -7,9 +7,9 @@ import dataclasses
 import pandas as pd
 import pytest
 
-from churn.drift import model_scores
-from churn.errors import PipelineError
-from churn.io import read_model
+from tabular_mlops.core.errors import PipelineError
+from tabular_mlops.core.io import read_model
+from tabular_mlops.ct.drift import model_scores
 
 
 def test_a_missing_model_file_is_named_with_what_to_run(tmp_path) -> None:

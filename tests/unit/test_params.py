@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from churn.errors import PipelineError
-from churn.params import Params, flatten, load_params
+from tabular_mlops.core.errors import PipelineError
+from tabular_mlops.core.params import Params, flatten, load_params
 
 
 def write_params(tmp_path: Path, root: Path, edit) -> Path:

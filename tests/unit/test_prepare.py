@@ -3,8 +3,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from churn.errors import PipelineError
-from churn.prepare import clean, split
+from tabular_mlops.core.errors import PipelineError
+from tabular_mlops.stages.prepare import clean, split
 
 
 def test_clean_types_and_order(sample_frame, params) -> None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from churn.gates import Gates, MetricGate, Scores
-from churn.promote import decide, markdown, record, tag_key, version_tags
+from tabular_mlops.core.gates import Gates, MetricGate, Scores
+from tabular_mlops.ct.promote import decide, markdown, record, tag_key, version_tags
 
 GATES = Gates(metrics={"roc_auc": MetricGate("higher", floor=0.8, abs_tolerance=0.01)})
 

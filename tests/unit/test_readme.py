@@ -46,8 +46,13 @@ def test_tree_names_every_top_level_entry_and_source_module() -> None:
     results = {"dvc.lock", "metrics", "plots"}
     top = {name.split("/")[0] for name in tracked()} - {".gitignore", ".dvcignore", *results}
     assert top <= listed
-    modules = {f"src/churn/{p.name}" for p in (ROOT / "src/churn").glob("*.py")}
-    assert modules - {"src/churn/__init__.py"} <= listed
+    package = ROOT / "src/tabular_mlops"
+    modules = {
+        str(path.relative_to(ROOT))
+        for path in package.rglob("*.py")
+        if path.name != "__init__.py" and "__pycache__" not in path.parts
+    }
+    assert modules <= listed
     test_folders = {f"tests/{p.name}" for p in (ROOT / "tests").iterdir() if p.is_dir()}
     assert test_folders - {"tests/__pycache__"} <= listed
 

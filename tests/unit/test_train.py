@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from sklearn.pipeline import Pipeline
 
-from churn.prepare import clean
-from churn.train import build_pipeline, fit
+from tabular_mlops.stages.prepare import clean
+from tabular_mlops.stages.train import build_pipeline, fit
 
 
 @pytest.fixture

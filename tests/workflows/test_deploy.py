@@ -46,7 +46,7 @@ def test_deploy_promotes_only_through_the_gate(fork_with_results: Fork, registry
     [build] = first.recorded("docker/build-push-action")
     assert build["inputs"]["file"] == "Dockerfile"
     assert build["inputs"]["push"] == "false"
-    assert (first.artifact("serving-image-") / "churn-serving.tar").is_file()
+    assert (first.artifact("serving-image-") / "model-serving.tar").is_file()
 
     params = fork_with_results.path / "params.yaml"
     params.write_text(

@@ -68,7 +68,7 @@ def test_the_report_workflow_builds_the_report_with_the_changed_param_and_metric
     run, _, _ = report_run
     assert run.step_succeeded("Reproduce the pipeline"), run.failure_summary()
     report = (run.artifact("pr-report") / "pr-report.md").read_text(encoding="utf-8")
-    assert report.splitlines()[0] == f"<!-- churn-mlops:pr-report pr={PR_NUMBER} -->"
+    assert report.splitlines()[0] == f"<!-- tabular-mlops:pr-report pr={PR_NUMBER} -->"
     assert re.search(r"\| `?train\.n_estimators`? \| 300 \| 40 \|", report)
     roc = next(line for line in report.splitlines() if line.startswith("| `roc_auc`"))
     base_value, head_value = re.findall(r"0\.\d{3,}", roc)[:2]
@@ -102,7 +102,7 @@ def test_the_comment_workflow_posts_that_report_on_the_right_pull_request(
     assert download["inputs"]["run-id"] == "4242"
     [comment] = run.recorded("marocchino/sticky-pull-request-comment")
     assert comment["inputs"]["number"] == str(PR_NUMBER)
-    assert comment["inputs"]["header"] == "churn-mlops-report"
+    assert comment["inputs"]["header"] == "tabular-mlops-report"
     posted = comment["extra"]["body"]
     assert posted == (built.artifact("pr-report") / "pr-report.md").read_text(encoding="utf-8")
     assert [call["args"][0] for call in run.gh_calls] == ["api"]
@@ -129,7 +129,7 @@ def test_the_comment_workflow_refuses_a_report_made_for_another_pull_request(
 def test_the_comment_workflow_does_nothing_without_an_open_pull_request(fork: Fork) -> None:
     artifacts = fork.scratch / "artifacts" / "pr-report"
     artifacts.mkdir(parents=True)
-    (artifacts / "pr-report.md").write_text(f"<!-- churn-mlops:pr-report pr={PR_NUMBER} -->\n")
+    (artifacts / "pr-report.md").write_text(f"<!-- tabular-mlops:pr-report pr={PR_NUMBER} -->\n")
     run = fork.act(
         "workflow_run",
         "pr-comment.yml",

@@ -43,5 +43,5 @@ def test_new_data_is_retrained_tested_gated_and_proposed_in_a_pull_request(
     assert "new-data" in inputs["commit-message"]
     assert {"dvc.lock", "data/raw/churn.csv"} <= set(seen["changed"])
     assert seen["dvc_lock"] != seen["head_dvc_lock"]
-    assert seen["body"].startswith("<!-- churn-mlops:pr-report")
+    assert seen["body"].startswith("<!-- tabular-mlops:pr-report")
     assert "data/raw/churn.csv" in seen["body"]

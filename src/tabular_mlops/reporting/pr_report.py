@@ -20,12 +20,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from churn.errors import PipelineError, exits_cleanly
-from churn.gates import MetricGate, SliceRules, metric_gates_from_raw, slice_rules_from_raw
-from churn.params import PathsParams, parse, read_yaml
+from tabular_mlops.core.errors import PipelineError, exits_cleanly
+from tabular_mlops.core.gates import (
+    MetricGate,
+    SliceRules,
+    metric_gates_from_raw,
+    slice_rules_from_raw,
+)
+from tabular_mlops.core.github import add_summary
+from tabular_mlops.core.params import PathsParams, parse, read_yaml
 
 GITHUB_COMMENT_LIMIT = 65_536
-MARKER = "<!-- churn-mlops:pr-report"
+MARKER = "<!-- tabular-mlops:pr-report"
 CHART_POINTS = 11
 
 
@@ -631,10 +637,7 @@ def main(argv: list[str] | None = None) -> None:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary:
-        with Path(summary).open("a", encoding="utf-8") as handle:
-            handle.write(text + "\n")
+    add_summary(text)
     if args.plots_html:
         write_plots_html(resolve_base(args.base or default_base()), args.plots_html)
     print(f"report: {out} ({len(text):,} characters): {report.verdict}")

@@ -16,11 +16,11 @@ from typing import Any
 
 import pandas as pd
 
-from churn.errors import exits_cleanly
-from churn.ingest import batch_tags, read_manifest
-from churn.io import read_json, read_model, read_parquet, write_json
-from churn.params import Params, flatten, load_params
-from churn.tracking import file_md5, git_tags, pip_requirements, tracking_uri
+from tabular_mlops.core.batches import batch_tags, read_manifest
+from tabular_mlops.core.errors import exits_cleanly
+from tabular_mlops.core.io import read_json, read_model, read_parquet, write_json
+from tabular_mlops.core.lineage import file_md5, git_tags, pip_requirements, tracking_uri
+from tabular_mlops.core.params import Params, flatten, load_params
 
 INPUT_EXAMPLE_ROWS = 5
 CHALLENGER = "challenger"

@@ -30,9 +30,9 @@ from sklearn.metrics import (
     roc_curve,
 )
 
-from churn.errors import exits_cleanly
-from churn.io import read_model, read_parquet, write_json
-from churn.params import DataParams, EvaluateParams, load_params
+from tabular_mlops.core.errors import exits_cleanly
+from tabular_mlops.core.io import read_model, read_parquet, write_json
+from tabular_mlops.core.params import DataParams, EvaluateParams, load_params
 
 CURVE_POINTS = 200
 #: Rows scored per `predict_proba` call when permutation importance batches its shuffled copies.

@@ -22,11 +22,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from churn.errors import PipelineError
-from churn.io import read_model
-from churn.params import Params
-from churn.serve_input import Feature
-from churn.tracking import tracking_uri
+from tabular_mlops.core.errors import PipelineError
+from tabular_mlops.core.io import read_model
+from tabular_mlops.core.lineage import tracking_uri
+from tabular_mlops.core.params import Params
+from tabular_mlops.serving.inputs import Feature
 
 DEFAULT_ALIAS = "champion"
 #: Above this many rows, sklearn's Cython traversal, tree by tree, beats the vectorised numpy one.
@@ -295,7 +295,7 @@ def build_features(
 
 def contract_nullable() -> set[str]:
     """Columns the data contract allows to be missing: the model imputes them, as in training."""
-    from churn.contract import NULLABLE
+    from tabular_mlops.core.contract import NULLABLE
 
     return set(NULLABLE)
 

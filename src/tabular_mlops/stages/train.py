@@ -17,9 +17,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from churn.errors import exits_cleanly
-from churn.io import atomic_path, read_parquet
-from churn.params import DataParams, TrainParams, load_params
+from tabular_mlops.core.errors import exits_cleanly
+from tabular_mlops.core.io import atomic_path, read_parquet
+from tabular_mlops.core.params import DataParams, TrainParams, load_params
 
 
 def build_estimator(params: TrainParams) -> object:

@@ -10,16 +10,16 @@ keep triggering. A schedule tick with nothing new gives retrain=false and says w
 from __future__ import annotations
 
 import argparse
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from churn.errors import PipelineError, exits_cleanly
-from churn.ingest import read_manifest, trained_raw, untrained
-from churn.io import read_json, write_json
-from churn.params import load_params
-from churn.tracking import file_md5
+from tabular_mlops.core.batches import read_manifest, trained_raw, untrained
+from tabular_mlops.core.errors import PipelineError, exits_cleanly
+from tabular_mlops.core.github import set_outputs
+from tabular_mlops.core.io import read_json, write_json
+from tabular_mlops.core.lineage import file_md5
+from tabular_mlops.core.params import load_params
 
 
 @dataclass(frozen=True)
@@ -106,11 +106,7 @@ def main(argv: list[str] | None = None) -> None:
         drift,
     )
     write_json(paths.decision, {"retrain": decision.retrain, "reasons": list(decision.reasons)})
-    github_output = os.environ.get("GITHUB_OUTPUT")
-    if github_output:
-        with Path(github_output).open("a", encoding="utf-8") as handle:
-            handle.write(f"retrain={str(decision.retrain).lower()}\n")
-            handle.write(f"reason={decision.reason.replace(chr(10), ' ')}\n")
+    set_outputs(retrain=decision.retrain, reason=decision.reason)
     print(f"retrain={str(decision.retrain).lower()}: {decision.reason}")
 
 

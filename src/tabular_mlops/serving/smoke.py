@@ -19,9 +19,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from churn.errors import PipelineError, exits_cleanly
-from churn.io import read_parquet
-from churn.params import load_params
+from tabular_mlops.core.errors import PipelineError, exits_cleanly
+from tabular_mlops.core.io import read_parquet
+from tabular_mlops.core.params import load_params
 
 HOST = "127.0.0.1"
 
@@ -35,11 +35,21 @@ def free_port() -> int:
 def start_service(
     args: Sequence[str], *, port: int, env: dict[str, str] | None = None, log: Path | None = None
 ) -> subprocess.Popen[bytes]:
-    """`python -m churn.serve ARGS` on HOST:port as a child process; output to `log` if given."""
+    """The service (`python -m tabular_mlops.serving.app ARGS`) on HOST:port as a child process;
+    output to `log` if given."""
     out = log.open("wb") if log is not None else None
     try:
         return subprocess.Popen(
-            [sys.executable, "-m", "churn.serve", "--host", HOST, "--port", str(port), *args],
+            [
+                sys.executable,
+                "-m",
+                "tabular_mlops.serving.app",
+                "--host",
+                HOST,
+                "--port",
+                str(port),
+                *args,
+            ],
             env={**os.environ, **(env or {})},
             stdout=out,
             stderr=subprocess.STDOUT if out is not None else None,

@@ -4,7 +4,7 @@ import hashlib
 import subprocess
 from importlib import metadata
 
-from churn import tracking
+from tabular_mlops.core import lineage
 
 
 def git(cwd, *args) -> str:
@@ -19,34 +19,34 @@ def test_git_tags_name_commit_branch_and_dirty_state(tmp_path, monkeypatch) -> N
     git(tmp_path, "add", "a.txt")
     git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one")
     monkeypatch.chdir(tmp_path)
-    tags = tracking.git_tags()
+    tags = lineage.git_tags()
     assert tags["git.commit"] == git(tmp_path, "rev-parse", "HEAD")
     assert tags["git.branch"] == "feature"
     assert tags["git.dirty"] == "false"
     (tmp_path / "a.txt").write_text("2")
-    assert tracking.git_tags()["git.dirty"] == "true"
+    assert lineage.git_tags()["git.dirty"] == "true"
 
 
 def test_git_tags_outside_a_checkout_say_unknown(tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))
-    tags = tracking.git_tags()
+    tags = lineage.git_tags()
     assert tags["git.commit"] == "unknown"
     assert tags["git.dirty"] == "unknown"
 
 
 def test_tracking_uri_defaults_to_mlflow_db_and_env_overrides(monkeypatch) -> None:
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    assert tracking.tracking_uri() == "sqlite:///mlflow.db"
+    assert lineage.tracking_uri() == "sqlite:///mlflow.db"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
-    assert tracking.tracking_uri() == "http://127.0.0.1:5000"
+    assert lineage.tracking_uri() == "http://127.0.0.1:5000"
 
 
 def test_pip_requirements_pin_the_installed_versions() -> None:
-    pins = dict(line.split("==") for line in tracking.pip_requirements())
+    pins = dict(line.split("==") for line in lineage.pip_requirements())
     assert pins["scikit-learn"] == metadata.version("scikit-learn")
-    assert set(pins) == set(tracking.MODEL_PACKAGES)
+    assert set(pins) == set(lineage.MODEL_PACKAGES)
 
 
 def test_file_md5_matches_dvc_style_digest(sample_csv) -> None:
-    assert tracking.file_md5(sample_csv) == hashlib.md5(sample_csv.read_bytes()).hexdigest()
+    assert lineage.file_md5(sample_csv) == hashlib.md5(sample_csv.read_bytes()).hexdigest()

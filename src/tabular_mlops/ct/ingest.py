@@ -14,7 +14,6 @@ import argparse
 import csv
 import dataclasses
 import io
-import json
 import shutil
 import sys
 from dataclasses import dataclass, field
@@ -23,11 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
-from churn.errors import PipelineError, exits_cleanly
-from churn.io import atomic_path, write_json
-from churn.params import Params, load_params
+from tabular_mlops.core.batches import read_manifest
+from tabular_mlops.core.errors import PipelineError, exits_cleanly
+from tabular_mlops.core.io import atomic_path, write_json
+from tabular_mlops.core.params import Params, load_params
 
 EXAMPLES = 3
 
@@ -128,58 +127,6 @@ def plan_ingest(
     return Plan(tuple(entries), "".join(texts), tuple(rejected), tuple(skipped))
 
 
-def batch_tags(batches: list[dict[str, Any]]) -> dict[str, str]:
-    """MLflow tags naming the batches a model was trained on (tag values are capped)."""
-    names = ",".join(batch["name"] for batch in batches) or "none"
-    if len(names) > 4000:
-        names = "..." + names[-3997:]
-    return {"data.batches": names, "data.batches.count": str(len(batches))}
-
-
-def read_manifest(path: str | Path) -> list[dict[str, Any]]:
-    """The ingested batches, oldest first; none if the manifest does not exist yet."""
-    path = Path(path)
-    if not path.exists():
-        return []
-    try:
-        payload = json.loads(path.read_text(encoding="utf-8"))
-        batches = payload["batches"]
-    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as err:
-        raise PipelineError(f"{path}: not a batch manifest ({err.__class__.__name__})") from None
-    return list(batches)
-
-
-def trained_raw(lock_path: Path, raw: str) -> dict[str, Any] | None:
-    """dvc.lock's record ({md5, size}) of the raw file, from whichever stage depends on it."""
-    if not lock_path.is_file():
-        return None
-    try:
-        lock = yaml.safe_load(lock_path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError:
-        raise PipelineError(f"{lock_path}: not valid YAML") from None
-    for stage in (lock.get("stages") or {}).values():
-        for dep in stage.get("deps") or []:
-            if Path(dep.get("path", "")) == Path(raw):
-                return dep
-    return None
-
-
-def untrained(
-    batches: list[dict[str, Any]], trained: dict[str, Any] | None, raw_md5: str
-) -> list[dict[str, Any]] | None:
-    """Batches appended since dvc.lock recorded the raw file; None if the data changed otherwise.
-
-    Batches are appended, so a batch whose byte offset is at or past the recorded size is new.
-    """
-    if trained is None:
-        return list(batches)
-    if trained.get("md5") == raw_md5:
-        return []
-    size = int(trained.get("size") or 0)
-    new = [batch for batch in batches if int(batch.get("offset", 0)) >= size] if size else []
-    return new or None
-
-
 def read_text_cells(path: Path) -> pd.DataFrame:
     """The batch exactly as written, every cell a string, so appending changes no value."""
     return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
@@ -203,7 +150,7 @@ def update_imports(incoming: Path) -> list[str]:
 
 def read_candidates(params: Params, files: list[Path], known: set[str]) -> list[Candidate]:
     """Validate each new file with the data contract; the row minimum is the batch's own."""
-    from churn.tracking import file_md5
+    from tabular_mlops.core.lineage import file_md5
 
     batch_params = dataclasses.replace(
         params, validate=dataclasses.replace(params.validate, min_rows=params.ingest.min_rows)
@@ -214,7 +161,7 @@ def read_candidates(params: Params, files: list[Path], known: set[str]) -> list[
         if md5 in known:
             candidates.append(Candidate(path.name, md5, None))
             continue
-        from churn.validate import validate_csv  # great_expectations: only when there is work
+        from tabular_mlops.core.validation import validate_csv  # GX: only when there is work
 
         try:
             result = validate_csv(path, batch_params)

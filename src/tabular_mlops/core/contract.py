@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from churn.errors import PipelineError
-from churn.params import DataParams, Params, ValidateParams
+from tabular_mlops.core.errors import PipelineError
+from tabular_mlops.core.params import DataParams, Params, ValidateParams
 
 if TYPE_CHECKING:
     from great_expectations import ExpectationSuite
@@ -78,7 +78,7 @@ def check_rules_cover(data: DataParams) -> None:
     uncovered += [c for c in data.categorical if c not in CATEGORIES]
     if uncovered:
         raise PipelineError(
-            f"src/churn/contract.py: no rule for column(s) {', '.join(uncovered)} "
+            f"src/tabular_mlops/core/contract.py: no rule for column(s) {', '.join(uncovered)} "
             "named in params.yaml `data`; add them to the contract"
         )
 

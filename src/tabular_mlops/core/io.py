@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from churn.errors import PipelineError
+from tabular_mlops.core.errors import PipelineError
 
 
 def read_csv(path: str | Path) -> pd.DataFrame:

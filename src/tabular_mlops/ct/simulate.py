@@ -5,7 +5,7 @@ and get fresh ids. Shifts: a category's share or the churn rate (prior shift) by
 draw, which keeps each row's other columns consistent with it, and a relative change of a numeric
 column (covariate shift) that also scales its linked columns (total_charges with monthly_charges).
 
-    python -m churn.simulate --rows 1000 --seed 1 --covariate monthly_charges=+15% \\
+    python -m tabular_mlops.ct.simulate --rows 1000 --seed 1 --covariate monthly_charges=+15% \\
         --fibre-share 0.6 --churn-rate 0.4 --out data/incoming/batch-20261123.csv
 """
 
@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from churn.errors import PipelineError, exits_cleanly
-from churn.io import atomic_path, read_csv
-from churn.params import DataParams, SimulateParams, load_params
+from tabular_mlops.core.errors import PipelineError, exits_cleanly
+from tabular_mlops.core.io import atomic_path, read_csv
+from tabular_mlops.core.params import DataParams, SimulateParams, load_params
 
 FIBRE = ("internet_service", "Fiber optic")
 RAKING_ROUNDS = 50

@@ -13,8 +13,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from churn.errors import PipelineError
-from churn.params import DEFAULT_PARAMS, GatesParams, MetricGateParams, SliceGateParams, parse
+from tabular_mlops.core.errors import PipelineError
+from tabular_mlops.core.params import (
+    DEFAULT_PARAMS,
+    GatesParams,
+    MetricGateParams,
+    SliceGateParams,
+    parse,
+)
 
 Direction = Literal["higher", "lower"]
 SliceMetrics = Mapping[str, Mapping[str, Mapping[str, Any]]]

@@ -7,9 +7,9 @@ import argparse
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from churn.errors import PipelineError, exits_cleanly
-from churn.io import read_csv, write_parquet
-from churn.params import DataParams, PrepareParams, load_params
+from tabular_mlops.core.errors import PipelineError, exits_cleanly
+from tabular_mlops.core.io import read_csv, write_parquet
+from tabular_mlops.core.params import DataParams, PrepareParams, load_params
 
 
 def clean(frame: pd.DataFrame, data: DataParams) -> pd.DataFrame:

@@ -1,8 +1,8 @@
 """The prediction service: the champion model behind a small ASGI app (Starlette on uvicorn).
 
 The model is loaded and self-checked before the socket opens, so a service that answers at all
-is ready. `python -m churn.serve --help` lists the options; every option has an environment
-variable, so the same command serves in a shell, `make serve` and the Docker image.
+is ready. `python -m tabular_mlops.serving.app --help` lists the options; every option has an
+environment variable, so the same command serves in a shell, `make serve` and the Docker image.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from churn.errors import PipelineError, exits_cleanly
-from churn.params import load_params
-from churn.serve_input import InputError, check_records, parse_csv, parse_json
-from churn.serve_model import ServedModel, load_model
+from tabular_mlops.core.errors import PipelineError, exits_cleanly
+from tabular_mlops.core.params import load_params
+from tabular_mlops.serving.inputs import InputError, check_records, parse_csv, parse_json
+from tabular_mlops.serving.model import ServedModel, load_model
 
 DEFAULT_MAX_BODY_BYTES = 10_000_000
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")

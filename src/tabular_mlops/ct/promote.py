@@ -14,7 +14,6 @@ alias, model that does not load, bad gate), in which case nothing in the registr
 from __future__ import annotations
 
 import argparse
-import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,12 +23,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from churn.errors import PipelineError, exits_cleanly
-from churn.evaluate import METRIC_NAMES, overall, slices
-from churn.gates import Check, Gates, Scores, check_all, check_names, gates_from_params
-from churn.io import atomic_path, read_parquet, write_json
-from churn.params import DataParams, EvaluateParams, load_params
-from churn.tracking import tracking_uri
+from tabular_mlops.core.errors import PipelineError, exits_cleanly
+from tabular_mlops.core.gates import Check, Gates, Scores, check_all, check_names, gates_from_params
+from tabular_mlops.core.github import add_summary
+from tabular_mlops.core.io import atomic_path, read_parquet, write_json
+from tabular_mlops.core.lineage import tracking_uri
+from tabular_mlops.core.params import DataParams, EvaluateParams, load_params
+from tabular_mlops.stages.evaluate import METRIC_NAMES, overall, slices
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -316,10 +316,7 @@ def main(argv: list[str] | None = None) -> None:
     text = markdown(promotion)
     with atomic_path(params.paths.promotion_report) as tmp:
         tmp.write_text(text, encoding="utf-8")
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary:
-        with Path(summary).open("a", encoding="utf-8") as handle:
-            handle.write(text + "\n")
+    add_summary(text)
     print(f"promote: {decision.decision}: {decision.reason}")
     if decision.decision == "rejected" and args.fail_on_reject:
         raise SystemExit(EXIT_REJECTED)

@@ -13,7 +13,7 @@ import yaml
 from pydantic import ConfigDict, Field, Strict, TypeAdapter, ValidationError
 from pydantic.dataclasses import dataclass
 
-from churn.errors import PipelineError
+from tabular_mlops.core.errors import PipelineError
 
 DEFAULT_PARAMS = Path("params.yaml")
 

@@ -1,18 +1,15 @@
-"""Stage `validate`: check the raw extract against the data contract before anything trusts it.
+"""Running the data contract: a Great Expectations 1.x validation definition on an ephemeral
+context, with GX's results turned into one ContractResult.
 
-The contract is a Great Expectations 1.x suite (src/churn/contract.py), run with a validation
-definition on an ephemeral context. The core returns a result instead of raising, so the report
-and the Data Docs are written even when the data fails; main() then exits non-zero and
-`dvc repro` stops before prepare and train. GX passes an empty frame or an empty suite and never
-raises on failure, so both, and a result count that differs from the suite, fail closed here.
+The core returns a result instead of raising, so a report and Data Docs can be written even when
+the data fails. GX passes an empty frame or an empty suite and never raises on failure, so both,
+and a result count that differs from the suite, fail closed here.
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import shutil
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from pandas.api.types import is_numeric_dtype
 
-from churn.contract import CRITICAL, SEVERITIES, SUITE_NAME, WARNING, build_suite
-from churn.errors import PipelineError, exits_cleanly
-from churn.io import read_csv, write_json
-from churn.params import Params, load_params
+from tabular_mlops.core.contract import CRITICAL, SEVERITIES, SUITE_NAME, WARNING, build_suite
+from tabular_mlops.core.errors import PipelineError
+from tabular_mlops.core.io import read_csv
+from tabular_mlops.core.params import Params
 
 if TYPE_CHECKING:
     from great_expectations import ExpectationSuite
@@ -301,49 +298,3 @@ def validate_frame(frame: pd.DataFrame, params: Params) -> ContractResult:
 def validate_csv(path: Path | str, params: Params, docs_dir: Path | None = None) -> ContractResult:
     """Read `path` as the stage does (PipelineError if unreadable) and run the contract on it."""
     return run_suite(read_extract(path), build_suite(params), docs_dir, run_name=Path(path).name)
-
-
-@exits_cleanly
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument(
-        "--csv", "--data", dest="csv", help="CSV to check (default: paths.raw, the stage's run)"
-    )
-    parser.add_argument("--out", help="JSON report (default: paths.validation for paths.raw)")
-    parser.add_argument("--docs", help="Data Docs folder (default: paths.data_docs for paths.raw)")
-    args = parser.parse_args(argv)
-    params = load_params(Path(args.params))
-    stage_run = args.csv is None
-    source = Path(args.csv or params.paths.raw)
-    out = args.out or (params.paths.validation if stage_run else None)
-    docs = args.docs or (params.paths.data_docs if stage_run else None)
-    try:
-        frame = read_extract(source)
-    except PipelineError as err:
-        if docs:
-            shutil.rmtree(docs, ignore_errors=True)
-        if out:
-            unreadable = guard("readable CSV", str(err), "the file must parse as the extract")
-            summary = ContractResult(0, 0, 0, 0, (unreadable,)).summary()
-            write_json(out, {"source": str(source), **summary})
-        raise
-    result = run_suite(frame, build_suite(params), Path(docs) if docs else None, source.name)
-    if out:
-        write_json(out, {"source": str(source), **result.summary()})
-    for line in result.lines():
-        print(f"{source}: {line}", file=sys.stderr)
-    where = f"; Data Docs: {Path(docs) / 'index.html'}" if docs else ""
-    if not result.success:
-        raise PipelineError(
-            f"{source}: {result.summary()['critical_failed']} critical expectation(s) of the "
-            f"data contract failed{where}"
-        )
-    print(
-        f"{source}: {result.passed} of {result.evaluated} expectations passed on {result.rows} "
-        f"rows ({result.summary()['warning_failed']} warning(s)){where}"
-    )
-
-
-if __name__ == "__main__":
-    main()

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import html
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,11 +23,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from churn.errors import PipelineError, exits_cleanly
-from churn.ingest import read_manifest, trained_raw, untrained
-from churn.io import atomic_path, read_csv, read_model, read_parquet, write_json
-from churn.params import DataParams, DriftParams, Params, load_params
-from churn.tracking import file_md5
+from tabular_mlops.core.batches import read_manifest, trained_raw, untrained
+from tabular_mlops.core.errors import PipelineError, exits_cleanly
+from tabular_mlops.core.github import add_summary, set_outputs
+from tabular_mlops.core.io import atomic_path, read_csv, read_model, read_parquet, write_json
+from tabular_mlops.core.lineage import file_md5
+from tabular_mlops.core.params import DataParams, DriftParams, Params, load_params
 
 MISSING = "<missing>"
 PSI_FLOOR = 1e-4
@@ -510,13 +510,6 @@ def model_scores(
     return reference_scores, model.predict_proba(model_input(current, data))[:, 1], None
 
 
-def append_github(variable: str, text: str) -> None:
-    target = os.environ.get(variable)
-    if target:
-        with Path(target).open("a", encoding="utf-8") as handle:
-            handle.write(text if text.endswith("\n") else text + "\n")
-
-
 @exits_cleanly
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -561,8 +554,8 @@ def main(argv: list[str] | None = None) -> None:
     plots = drift_plots(result, reference, current, params.data) if result.drift else []
     with atomic_path(out.with_suffix(".html")) as tmp:
         tmp.write_text(render_html(markdown, plots), encoding="utf-8")
-    append_github("GITHUB_OUTPUT", f"drift={str(result.drift).lower()}")
-    append_github("GITHUB_STEP_SUMMARY", markdown)
+    set_outputs(drift=result.drift)
+    add_summary(markdown)
     named = ", ".join(result.drifted_features) or "none"
     extra = [KIND_NAMES[c.kind] for c in result.columns if c.drifted and c.kind != "feature"]
     print(

@@ -1,0 +1,1 @@
+"""Shared core: params, io, errors, the data contract, gates and lineage."""

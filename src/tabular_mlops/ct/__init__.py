@@ -1,0 +1,2 @@
+"""Continuous-training operations outside the DVC pipeline: ingest, drift, decide, simulate,
+promote."""

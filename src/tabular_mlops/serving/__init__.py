@@ -1,0 +1,1 @@
+"""The prediction service: the champion behind a small ASGI app."""
