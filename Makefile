@@ -126,7 +126,7 @@ bench-validate: install ## Time the data contract on the shipped data and on 100
 # New data and drift: batches in, a drift watch, and the retraining decision.
 .PHONY: simulate ingest refresh-data drift decide retrain bench-drift test-drift
 
-# make simulate ROWS=1000 SEED=1 SHIFT="--covariate monthly_charges=+15% --churn-rate 0.4"
+# make simulate ROWS=1000 SEED=1 SHIFT="--covariate COLUMN=+15% --target-share 0.4"
 ROWS ?= 1000
 SEED ?= 0
 SHIFT ?=

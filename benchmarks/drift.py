@@ -57,7 +57,7 @@ SHIFTS = {
 
 def fitted_model(raw: pd.DataFrame) -> object:
     train, _ = split(clean(raw, DATA), DATA.target, PARAMS.prepare)
-    model = build_pipeline(DATA, PARAMS.train)
+    model = build_pipeline(DATA.numeric, DATA.categorical, PARAMS.train)
     model.fit(train[[*DATA.numeric, *DATA.categorical]], train[DATA.target])
     return model
 

@@ -6,8 +6,8 @@ file and the dotted key, so a typo in params.yaml never silently falls back to a
 
 from __future__ import annotations
 
-from pathlib import Path
 from dataclasses import field
+from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 import yaml

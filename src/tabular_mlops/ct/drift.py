@@ -180,11 +180,11 @@ def typed(frame: pd.DataFrame, data: DataParams) -> pd.DataFrame:
         values = frame[column].astype("string").str.strip().astype(object)
         out[column] = values.where(values.notna(), None)
     if data.target in frame.columns:
-        target = frame[data.target]
-        if not pd.api.types.is_numeric_dtype(target):
-            labels = {data.positive_label: 1.0, data.negative_label: 0.0}
-            target = target.astype("string").str.strip().map(labels)
-        out[data.target] = pd.to_numeric(target, errors="coerce")
+        labels = {str(data.positive_label): 1.0, str(data.negative_label): 0.0}
+        text = frame[data.target].astype("string").str.strip()
+        if pd.api.types.is_numeric_dtype(frame[data.target]) and set(labels) == {"0", "1"}:
+            text = text.str.removesuffix(".0")
+        out[data.target] = pd.to_numeric(text.map(labels), errors="coerce")
     return out
 
 
@@ -465,7 +465,7 @@ def windows(
     else:
         reference = raw.iloc[:start]
         context["reference"] = f"{paths.raw}, the {len(reference)} rows trained on"
-    if data.id_column in reference.columns and data.id_column in current.columns:
+    if data.id_column is not None and {data.id_column} <= {*reference.columns} & {*current.columns}:
         reference = reference[~reference[data.id_column].isin(current[data.id_column])]
     if reference.empty and not current.empty:
         raise PipelineError(
@@ -490,9 +490,10 @@ def model_scores(
     data = params.data
     held_out = read_parquet(test_path)
     trained_ids: pd.Series = pd.Series([], dtype=object)
-    if Path(params.paths.train).is_file():
+    has_ids = data.id_column is not None and data.id_column in current.columns
+    if has_ids and Path(params.paths.train).is_file():
         trained_ids = read_parquet(params.paths.train)[data.id_column]
-    if data.id_column in current.columns:
+    if has_ids:
         held_out = held_out[~held_out[data.id_column].isin(current[data.id_column])]
     if held_out.empty:
         return (
@@ -503,7 +504,7 @@ def model_scores(
     reference_scores = model.predict_proba(model_input(held_out, data))[:, 1]
     if logged is not None:
         return reference_scores, logged, None
-    if data.id_column in current.columns:
+    if has_ids:
         current = current[~current[data.id_column].isin(trained_ids)]
     if current.empty:
         return reference_scores, np.array([]), None

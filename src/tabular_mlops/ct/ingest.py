@@ -73,7 +73,7 @@ def plan_ingest(
     raw_bytes: int,
     manifest: list[dict[str, Any]],
     candidates: list[Candidate],
-    id_column: str,
+    id_column: str | None,
     now: str,
 ) -> Plan:
     """Decide, batch by batch in name order, what is appended and what is quarantined."""
@@ -97,7 +97,7 @@ def plan_ingest(
                 reasons.append(
                     f"columns differ from the raw file: missing {missing}, unexpected {extra}"
                 )
-            elif id_column in frame.columns:
+            elif id_column is not None and id_column in frame.columns:
                 ids = frame[id_column].astype(str)
                 reused = ids[ids.isin(taken)]
                 if not reused.empty:
@@ -120,7 +120,8 @@ def plan_ingest(
             }
         )
         texts.append(text)
-        taken |= set(frame[id_column].astype(str))
+        if id_column is not None:
+            taken |= set(frame[id_column].astype(str))
         known.add(candidate.md5)
         rows += len(frame)
         size += len(text.encode("utf-8"))
@@ -218,10 +219,11 @@ def main(argv: list[str] | None = None) -> None:
     raw_bytes = raw_path.read_bytes()
     newline = "" if raw_bytes.endswith(b"\n") or not raw_bytes else "\n"
     header = next(csv.reader([raw_bytes.decode("utf-8-sig").split("\n", 1)[0]]))
-    existing = pd.read_csv(raw_path, usecols=[params.data.id_column], dtype=str)
+    id_column = params.data.id_column
+    existing = pd.read_csv(raw_path, usecols=[id_column or header[0]], dtype=str)
     plan = plan_ingest(
         header,
-        existing[params.data.id_column],
+        existing[id_column] if id_column is not None else existing.iloc[:0, 0],
         len(existing),
         len(raw_bytes) + len(newline),
         manifest,

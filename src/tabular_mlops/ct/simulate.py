@@ -1,12 +1,13 @@
-"""Make a realistic future batch from the shipped data, optionally with an injected shift.
+"""Make a realistic future batch from the raw data, optionally with an injected shift.
 
-Rows are bootstrapped (drawn with replacement) so every row is one a real customer could have,
-and get fresh ids. Shifts: a category's share or the churn rate (prior shift) by re-weighting the
-draw, which keeps each row's other columns consistent with it, and a relative change of a numeric
-column (covariate shift) that also scales its linked columns (total_charges with monthly_charges).
+Rows are bootstrapped (drawn with replacement) so every row is one that really occurred, and get
+fresh ids when the data has an id column. Shifts, by column name: a value's share of any column,
+the target's included (prior shift), by re-weighting the draw, which keeps each row's other
+columns consistent with it; and a relative change of a numeric column (covariate shift) that also
+scales the columns `simulate.linked` ties to it.
 
-    python -m tabular_mlops.ct.simulate --rows 1000 --seed 1 --covariate monthly_charges=+15% \\
-        --fibre-share 0.6 --churn-rate 0.4 --out data/incoming/batch-20261123.csv
+    python -m tabular_mlops.ct.simulate --rows 1000 --seed 1 --covariate COLUMN=+15% \\
+        --share COLUMN=VALUE:0.6 --target-share 0.4 --out data/incoming/batch-20261123.csv
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from tabular_mlops.core.errors import PipelineError, exits_cleanly
 from tabular_mlops.core.io import atomic_path, read_csv
 from tabular_mlops.core.params import DataParams, SimulateParams, load_params
 
-FIBRE = ("internet_service", "Fiber optic")
 RAKING_ROUNDS = 50
 
 
@@ -97,8 +97,9 @@ def simulate(
             values = pd.to_numeric(batch[name], errors="coerce") * (1 + change)
             integer = pd.api.types.is_integer_dtype(batch[name])
             batch[name] = values.round().astype("int64") if integer else values.round(2)
-    taken = source[data.id_column] if taken_ids is None else taken_ids
-    batch[data.id_column] = fresh_ids(taken, rows, seed)
+    if data.id_column is not None:
+        taken = source[data.id_column] if taken_ids is None else taken_ids
+        batch[data.id_column] = fresh_ids(taken, rows, seed)
     return batch
 
 
@@ -121,19 +122,17 @@ def parse_share(text: str) -> tuple[str, str, float]:
 
 def build_shift(args: argparse.Namespace, data: DataParams) -> Shift:
     shares = [parse_share(text) for text in args.share]
-    for flag, value, pair in (
-        ("--fibre-share", args.fibre_share, FIBRE),
-        ("--churn-rate", args.churn_rate, (data.target, data.positive_label)),
-    ):
-        if value is not None:
-            if not 0 < value < 1:
-                raise PipelineError(f"{flag} must be between 0 and 1, got {value}")
-            shares.append((*pair, value))
+    if args.target_share is not None:
+        if not 0 < args.target_share < 1:
+            raise PipelineError(f"--target-share must be between 0 and 1, got {args.target_share}")
+        shares.append((data.target, str(data.positive_label), args.target_share))
     return Shift(covariate=dict(parse_covariate(t) for t in args.covariate), shares=tuple(shares))
 
 
-def ids_in_use(raw: pd.DataFrame, incoming: Path, id_column: str, out: Path) -> pd.Series:
+def ids_in_use(raw: pd.DataFrame, incoming: Path, id_column: str | None, out: Path) -> pd.Series:
     """Ids in the raw data and in batches still waiting in the incoming folder."""
+    if id_column is None:
+        return pd.Series([], dtype=object)
     frames = [raw[id_column]]
     for path in sorted(incoming.glob("*.csv")) if incoming.is_dir() else []:
         if path.resolve() == out.resolve():
@@ -156,8 +155,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--covariate", action="append", default=[], metavar="COLUMN=+15%")
     parser.add_argument("--share", action="append", default=[], metavar="COLUMN=VALUE:SHARE")
-    parser.add_argument("--fibre-share", type=float, help="share of Fiber optic customers")
-    parser.add_argument("--churn-rate", type=float, help="share of churners (prior shift)")
+    parser.add_argument(
+        "--target-share", type=float, help="share of rows with data.positive_label (prior shift)"
+    )
     parser.add_argument("--out", required=True, help="CSV to write, e.g. data/incoming/b.csv")
     args = parser.parse_args(argv)
     params = load_params(Path(args.params))

@@ -250,7 +250,10 @@ def main(argv: list[str] | None = None) -> None:
     log = PredictionLog(args.prediction_log) if args.prediction_log else None
     app = create_app(
         model,
-        ignored=frozenset({params.data.id_column}),
+        ignored=frozenset(
+            [name for name, spec in params.data.columns.items() if spec.kind == "ignored"]
+            + ([params.data.id_column] if params.data.id_column is not None else [])
+        ),
         max_body_bytes=limit,
         prediction_log=log,
     )

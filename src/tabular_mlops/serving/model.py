@@ -25,7 +25,7 @@ import pandas as pd
 from tabular_mlops.core.errors import PipelineError
 from tabular_mlops.core.io import read_model
 from tabular_mlops.core.lineage import tracking_uri
-from tabular_mlops.core.params import Params
+from tabular_mlops.core.params import DataParams, Params
 from tabular_mlops.serving.inputs import Feature
 
 DEFAULT_ALIAS = "champion"
@@ -293,11 +293,9 @@ def build_features(
     )
 
 
-def contract_nullable() -> set[str]:
+def contract_nullable(data: DataParams) -> set[str]:
     """Columns the data contract allows to be missing: the model imputes them, as in training."""
-    from tabular_mlops.core.contract import NULLABLE
-
-    return set(NULLABLE)
+    return {name for name, spec in data.columns.items() if spec.missing > 0}
 
 
 def _prepare(pipeline: Any) -> Any:
@@ -316,7 +314,10 @@ def load_file(path: str | Path, params: Params) -> ServedModel:
         raise PipelineError(f"{path}: not a classifier with predict_proba")
     digest = hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
     features = build_features(
-        list(params.data.numeric), list(params.data.categorical), pipeline, contract_nullable()
+        list(params.data.numeric),
+        list(params.data.categorical),
+        pipeline,
+        contract_nullable(params.data),
     )
     info = {
         "model_name": params.track.registered_model,
@@ -332,7 +333,7 @@ def load_file(path: str | Path, params: Params) -> ServedModel:
     return _served(_prepare(pipeline), features, info)
 
 
-def load_registered(uri: str) -> ServedModel:
+def load_registered(uri: str, nullable: set[str]) -> ServedModel:
     """A model URI, usually `models:/<name>@<alias>`: the alias is resolved to a version once."""
     import mlflow
     from mlflow import MlflowClient
@@ -393,7 +394,7 @@ def load_registered(uri: str) -> ServedModel:
         "data_digest": tags.get("data.raw.md5"),
         "datasets": datasets,
     }
-    features = build_features(numeric, categorical, pipeline, contract_nullable())
+    features = build_features(numeric, categorical, pipeline, nullable)
     return _served(_prepare(pipeline), features, info)
 
 
@@ -411,4 +412,5 @@ def load_model(params: Params, *, model_uri: str | None, model_path: str | None)
     """A local file when one is named, else the registry (default: the `champion` alias)."""
     if model_path:
         return load_file(model_path, params)
-    return load_registered(model_uri or f"models:/{params.track.registered_model}@{DEFAULT_ALIAS}")
+    uri = model_uri or f"models:/{params.track.registered_model}@{DEFAULT_ALIAS}"
+    return load_registered(uri, contract_nullable(params.data))

@@ -31,6 +31,7 @@ from sklearn.metrics import (
 )
 
 from tabular_mlops.core.errors import exits_cleanly
+from tabular_mlops.core.features import feature_frame
 from tabular_mlops.core.io import read_model, read_parquet, write_json
 from tabular_mlops.core.params import DataParams, EvaluateParams, load_params
 
@@ -101,7 +102,7 @@ def slices(
 
 
 def calibration(y_true: np.ndarray, proba: np.ndarray, bins: int) -> list[dict[str, float]]:
-    """Reliability curve: observed churn rate against mean predicted probability, per bin."""
+    """Reliability curve: observed positive rate against mean predicted probability, per bin."""
     observed, predicted = calibration_curve(y_true, proba, n_bins=bins, strategy="quantile")
     return [
         {"mean_predicted": round(float(p), 6), "fraction_positive": round(float(o), 6)}
@@ -170,11 +171,14 @@ def _thin(frame: pd.DataFrame, points: int = CURVE_POINTS) -> list[dict[str, flo
     return [{k: round(float(v), 6) for k, v in row.items()} for row in frame.to_dict("records")]
 
 
-def curves(y_true: np.ndarray, proba: np.ndarray, threshold: float) -> dict[str, Any]:
+def curves(
+    y_true: np.ndarray, proba: np.ndarray, threshold: float, names: tuple[str, str] = ("0", "1")
+) -> dict[str, Any]:
+    """ROC and precision-recall curves, and the confusion rows named by `names` (0, then 1)."""
     fpr, tpr, _ = roc_curve(y_true, proba)
     precision, recall, _ = precision_recall_curve(y_true, proba)
     predicted = (proba >= threshold).astype(int)
-    labels = {0: "retained", 1: "churned"}
+    labels = dict(enumerate(names))
     return {
         "roc": _thin(pd.DataFrame({"fpr": fpr, "tpr": tpr})),
         "precision_recall": _thin(pd.DataFrame({"recall": recall, "precision": precision})),
@@ -191,7 +195,8 @@ def evaluate(
     """Metrics for the model and a prior-predicting baseline, plus curve data for the model."""
     x_test, y_test = test.drop(columns=[data.target]), test[data.target].to_numpy()
     proba = model.predict_proba(x_test)[:, 1]
-    return overall(proba, train, test, data, params), curves(y_test, proba, params.threshold)
+    names = (str(data.negative_label), str(data.positive_label))
+    return overall(proba, train, test, data, params), curves(y_test, proba, params.threshold, names)
 
 
 def overall(
@@ -230,7 +235,7 @@ def evaluate_all(
     metrics, plots = evaluate(model, train, test, data, params)
     y_test = test[data.target].to_numpy()
     proba = model.predict_proba(test.drop(columns=[data.target]))[:, 1]
-    features = test[[*data.numeric, *data.categorical]]
+    features = feature_frame(test, data.target, data.id_column)
     plots["calibration"] = calibration(y_test, proba, params.calibration_bins)
     plots["feature_importance"] = feature_importance(model, features, y_test, params)
     return metrics, {"slices": slices(test, y_test, proba, params)}, plots

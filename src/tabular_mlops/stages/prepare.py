@@ -12,13 +12,32 @@ from tabular_mlops.core.io import read_csv, write_parquet
 from tabular_mlops.core.params import DataParams, PrepareParams, load_params
 
 
+def encode_target(values: pd.Series, data: DataParams) -> pd.Series:
+    """The target as the model learns it: 1 for the positive label, 0 for the other.
+
+    Labels are matched by their text, so `1` in params.yaml matches a CSV's `1` however pandas
+    typed the column.
+    """
+    text = values.astype("string").str.strip()
+    mapping = {str(data.positive_label): 1, str(data.negative_label): 0}
+    unknown = sorted(set(text.dropna().unique()) - set(mapping))
+    if unknown or text.isna().any():
+        raise PipelineError(
+            f"target column '{data.target}' holds values other than "
+            f"{sorted(mapping)}: {unknown[:5] or ['<null>']}"
+        )
+    return text.map(mapping).astype("int64")
+
+
 def clean(frame: pd.DataFrame, data: DataParams) -> pd.DataFrame:
-    """Keep the contract's columns in a fixed order, with numeric, string and 0/1 target types.
+    """Keep the id, the features and the target in a fixed order, with numeric, string and 0/1
+    target types; ignored columns are dropped.
 
     Blank or non-numeric numeric cells become NaN (the model imputes them); categories are
     stripped strings so " DSL" and "DSL" do not become two categories.
     """
-    columns = [data.id_column, *data.numeric, *data.categorical, data.target]
+    head = [data.id_column] if data.id_column is not None else []
+    columns = [*head, *data.numeric, *data.categorical, data.target]
     missing = [column for column in columns if column not in frame.columns]
     if missing:
         raise PipelineError(f"column(s) not found: {', '.join(missing)}")
@@ -28,15 +47,7 @@ def clean(frame: pd.DataFrame, data: DataParams) -> pd.DataFrame:
     for column in data.categorical:
         out[column] = out[column].astype("string").str.strip().astype(object)
         out[column] = out[column].where(out[column].notna(), None)
-    labels = out[data.target].astype("string").str.strip()
-    mapping = {data.positive_label: 1, data.negative_label: 0}
-    unknown = sorted(set(labels.dropna().unique()) - set(mapping))
-    if unknown or labels.isna().any():
-        raise PipelineError(
-            f"target column '{data.target}' holds values other than "
-            f"{sorted(mapping)}: {unknown[:5] or ['<null>']}"
-        )
-    out[data.target] = labels.map(mapping).astype("int64")
+    out[data.target] = encode_target(out[data.target], data)
     return out.reset_index(drop=True)
 
 

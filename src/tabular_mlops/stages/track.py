@@ -18,17 +18,13 @@ import pandas as pd
 
 from tabular_mlops.core.batches import batch_tags, read_manifest
 from tabular_mlops.core.errors import exits_cleanly
+from tabular_mlops.core.features import feature_frame
 from tabular_mlops.core.io import read_json, read_model, read_parquet, write_json
 from tabular_mlops.core.lineage import file_md5, git_tags, pip_requirements, tracking_uri
 from tabular_mlops.core.params import Params, flatten, load_params
 
 INPUT_EXAMPLE_ROWS = 5
 CHALLENGER = "challenger"
-
-
-def feature_columns(params: Params) -> list[str]:
-    """The model's input: what the signature declares and what serving must send."""
-    return [*params.data.numeric, *params.data.categorical]
 
 
 def numeric_metrics(metrics: dict[str, Any], prefix: str = "") -> dict[str, float]:
@@ -61,7 +57,8 @@ def log_run(
 
     mlflow.set_tracking_uri(tracking_uri())
     mlflow.set_experiment(params.track.experiment)
-    example = train.loc[: INPUT_EXAMPLE_ROWS - 1, feature_columns(params)]
+    features = feature_frame(train, params.data.target, params.data.id_column)
+    example = features.iloc[:INPUT_EXAMPLE_ROWS]
     signature = infer_signature(example, model.predict_proba(example)[:, 1])
     run = mlflow.start_run()
     client = MlflowClient()

@@ -7,6 +7,7 @@ come from preprocessing written twice.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 
 import joblib
 import pandas as pd
@@ -18,6 +19,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from tabular_mlops.core.errors import exits_cleanly
+from tabular_mlops.core.features import feature_kinds
 from tabular_mlops.core.io import atomic_path, read_parquet
 from tabular_mlops.core.params import DataParams, TrainParams, load_params
 
@@ -46,10 +48,14 @@ def build_estimator(params: TrainParams) -> object:
     )
 
 
-def build_pipeline(data: DataParams, params: TrainParams) -> Pipeline:
+def build_pipeline(
+    numeric: Sequence[str], categorical: Sequence[str], params: TrainParams
+) -> Pipeline:
     """Impute and encode by column type, then classify. Unknown categories encode as all-zero."""
-    numeric = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
-    categorical = Pipeline(
+    numeric_steps = Pipeline(
+        [("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]
+    )
+    categorical_steps = Pipeline(
         [
             ("impute", SimpleImputer(strategy="constant", fill_value="missing")),
             ("encode", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
@@ -57,8 +63,8 @@ def build_pipeline(data: DataParams, params: TrainParams) -> Pipeline:
     )
     features = ColumnTransformer(
         [
-            ("numeric", numeric, list(data.numeric)),
-            ("categorical", categorical, list(data.categorical)),
+            ("numeric", numeric_steps, list(numeric)),
+            ("categorical", categorical_steps, list(categorical)),
         ],
         remainder="drop",
     )
@@ -67,7 +73,7 @@ def build_pipeline(data: DataParams, params: TrainParams) -> Pipeline:
 
 def fit(train: pd.DataFrame, data: DataParams, params: TrainParams) -> Pipeline:
     """Fit on the feature columns only; the id and anything else are dropped by the pipeline."""
-    model = build_pipeline(data, params)
+    model = build_pipeline(*feature_kinds(train, data.target, data.id_column), params)
     model.fit(train.drop(columns=[data.target]), train[data.target])
     return model
 
