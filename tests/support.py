@@ -71,3 +71,10 @@ def outside(spec: ColumnSpec) -> float:
     assert spec.range is not None
     low, high = spec.range
     return float(high) + max(1.0, abs(float(high) - float(low)))
+
+
+def load_params_at_root() -> Params:
+    """params.yaml of this checkout, for parametrizing tests at collection time."""
+    from tabular_mlops.core.params import load_params
+
+    return load_params(Path(__file__).resolve().parents[1] / "params.yaml")

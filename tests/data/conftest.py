@@ -1,4 +1,5 @@
-"""Fixtures for the data-contract tests: the 202-row sample under a contract sized for it."""
+"""Fixtures for the data-contract tests: a sample of the configured data under a contract sized
+for it."""
 
 from __future__ import annotations
 
@@ -12,20 +13,17 @@ import pytest
 from tabular_mlops.core.params import Params
 from tabular_mlops.core.validation import ContractResult, read_extract, validate_csv
 
-CORPUS = Path(__file__).resolve().parent / "corpus"
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-
 
 @pytest.fixture(scope="session")
 def sample_params(params: Params) -> Params:
     """The repository's contract, with the row-count floor lowered to the sample's size."""
-    return replace(params, validate=replace(params.validate, min_rows=100))
+    return replace(params, validate=replace(params.validate, min_rows=50))
 
 
 @pytest.fixture(scope="session")
-def good_sample() -> pd.DataFrame:
+def good_sample(sample_csv: Path) -> pd.DataFrame:
     """The sample as the stage reads it; tests mutate copies."""
-    return read_extract(FIXTURES / "churn_sample.csv")
+    return read_extract(sample_csv)
 
 
 @pytest.fixture

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
+
+import pandas as pd
 
 from tabular_mlops.core.lineage import file_md5
 from tests.e2e.conftest import Workspace, copy_project, fork_env
+from tests.support import columns_of, load_params_at_root, outside
 
-RAW = "data/raw/churn.csv"
+PARAMS = load_params_at_root()
+RAW = PARAMS.paths.raw
+#: One cell beyond a column's plausible range breaks exactly one critical rule.
+COLUMN = columns_of(PARAMS.data, "number", "integer", where=lambda s: s.range is not None)[0]
 
 
 def test_contract_failure_stops_repro_before_prepare_and_keeps_the_model(tmp_path):
@@ -15,7 +22,7 @@ def test_contract_failure_stops_repro_before_prepare_and_keeps_the_model(tmp_pat
     path.mkdir()
     copy_project(path)
     params = path / "params.yaml"
-    params.write_text(params.read_text().replace("n_estimators: 300", "n_estimators: 10", 1))
+    params.write_text(re.sub(r"n_estimators: \d+", "n_estimators: 10", params.read_text(), count=1))
     fork = Workspace(path, fork_env(path))
     fork.git("init", "-q", "-b", "main")
     fork.commit("Use this template")
@@ -24,12 +31,15 @@ def test_contract_failure_stops_repro_before_prepare_and_keeps_the_model(tmp_pat
     model_before, lock_before = file_md5(model), (path / "dvc.lock").read_bytes()
 
     raw = path / RAW
-    raw.write_text(raw.read_text().replace("Month-to-month", "Monthly", 1))
+    frame = pd.read_csv(raw, dtype=str, keep_default_na=False)
+    bad = int(outside(PARAMS.data.columns[COLUMN]))
+    frame.loc[0, COLUMN] = str(bad)
+    frame.to_csv(raw, index=False)
     done = fork.dvc("repro", "train", check=False)
 
     assert done.returncode != 0
-    assert f"{RAW}: contract: expect_column_values_to_be_in_set [critical]: " in done.stderr
-    assert "e.g. ['Monthly']" in done.stderr
+    assert f"{RAW}: {COLUMN}: expect_column_values_to_be_between [critical]: " in done.stderr
+    assert f"e.g. [{bad}]" in done.stderr
     assert f"error: {RAW}: 1 critical expectation(s) of the data contract failed" in done.stderr
     assert "Traceback" not in done.stderr
     assert "Running stage 'prepare'" not in done.stdout
@@ -37,5 +47,5 @@ def test_contract_failure_stops_repro_before_prepare_and_keeps_the_model(tmp_pat
     assert (path / "dvc.lock").read_bytes() == lock_before
     report = json.loads((path / "reports/validation.json").read_text())
     assert (report["success"], report["critical_failed"]) == (False, 1)
-    assert report["failures"][0]["examples"] == ["Monthly"]
+    assert report["failures"][0]["examples"] == [bad]
     assert (path / "reports/data_docs/index.html").is_file()

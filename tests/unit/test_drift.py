@@ -27,6 +27,20 @@ from tabular_mlops.ct.drift import (
 from tabular_mlops.ct.ingest import Candidate, batch_text, plan_ingest
 from tabular_mlops.ct.simulate import Shift, parse_covariate, parse_share, simulate
 
+from ..support import first, load_params_at_root
+
+DATA = load_params_at_root().data
+#: A numeric feature with more than two values (not a 0/1 flag): shifts are visible in it.
+CONTINUOUS = first(
+    name
+    for name, spec in DATA.columns.items()
+    if spec.kind in ("number", "integer")
+    and (spec.range is None or spec.range[1] - spec.range[0] > 1)
+)
+CATEGORY = first(DATA.categorical)
+ID = [DATA.id_column] if DATA.id_column is not None else []
+LINKED = first(load_params_at_root().simulate.linked)
+
 
 @pytest.fixture
 def raw(sample_frame) -> pd.DataFrame:
@@ -85,31 +99,35 @@ def test_detect_on_a_random_split_raises_no_alarm(raw, params) -> None:
     assert all(c.p_adjusted >= c.p_value for c in result.columns)
 
 
-def test_detect_names_the_shifted_feature_and_the_prior_shift(raw, params) -> None:
+@pytest.mark.parametrize("column", CONTINUOUS)
+def test_detect_names_the_shifted_feature_and_the_prior_shift(raw, params, column) -> None:
+    data = params.data
     shifted = raw.copy()
-    shifted["monthly_charges"] = shifted["monthly_charges"] * 1.5
-    shifted["churn"] = params.data.positive_label
-    shifted.loc[: len(shifted) // 4, "churn"] = params.data.negative_label
-    result = detect(raw, shifted, params.data, params.drift)
+    values = pd.to_numeric(shifted[column], errors="coerce")
+    shifted[column] = values + 2 * values.std()
+    shifted[data.target] = data.positive_label
+    shifted.loc[: len(shifted) // 4, data.target] = data.negative_label
+    result = detect(raw, shifted, data, params.drift)
     assert result.drift
-    assert "monthly_charges" in result.drifted_features
-    assert "contract" not in result.drifted_features
+    assert column in result.drifted_features
+    assert not set(data.categorical) & set(result.drifted_features)
     assert result.summary()["prior_shift"]["drifted"]
 
 
-def test_a_significant_but_tiny_change_is_not_an_alarm(params) -> None:
+@pytest.mark.parametrize("column", CONTINUOUS)
+def test_a_significant_but_tiny_change_is_not_an_alarm(params, column) -> None:
     rng = np.random.default_rng(1)
     rows = 50_000
     frame = pd.DataFrame({c: rng.integers(0, 2, rows) for c in params.data.numeric})
-    for column in params.data.categorical:
-        frame[column] = "x"
-    frame["tenure"] = rng.normal(30, 10, rows)
+    for name in params.data.categorical:
+        frame[name] = "x"
+    frame[column] = rng.normal(30, 10, rows)
     nudged = frame.copy()
-    nudged["tenure"] = rng.normal(30.6, 10, rows)
+    nudged[column] = rng.normal(30.6, 10, rows)
     result = detect(frame, nudged, params.data, params.drift)
-    tenure = next(c for c in result.columns if c.column == "tenure")
-    assert tenure.p_adjusted < params.drift.alpha
-    assert tenure.psi < params.drift.psi_threshold
+    moved = next(c for c in result.columns if c.column == column)
+    assert moved.p_adjusted < params.drift.alpha
+    assert moved.psi < params.drift.psi_threshold
     assert not result.drift
 
 
@@ -126,8 +144,9 @@ def test_prediction_drift_is_tested_on_scores_and_missing_target_is_noted(raw, p
 
 
 def test_a_window_without_a_feature_column_fails_with_one_line(raw, params) -> None:
-    with pytest.raises(PipelineError, match=r"current window: column.*tenure"):
-        detect(raw, raw.drop(columns=["tenure"]), params.data, params.drift)
+    column = params.data.features[0]
+    with pytest.raises(PipelineError, match=rf"current window: column.*{column}"):
+        detect(raw, raw.drop(columns=[column]), params.data, params.drift)
 
 
 def test_reports_name_every_column_and_draw_bars(raw, params) -> None:
@@ -135,9 +154,10 @@ def test_reports_name_every_column_and_draw_bars(raw, params) -> None:
     markdown = render_markdown(result, {"current": "c", "reference": "r"})
     assert "No drift" in markdown
     assert all(f"`{column}`" in markdown for column in params.data.numeric)
-    labels, ref, cur = histogram(raw["tenure"], raw["tenure"] + 10, numeric=True)
+    values = pd.Series(np.arange(200, dtype=float))
+    labels, ref, cur = histogram(values, values + 10, numeric=True)
     assert len(labels) == len(ref) == len(cur) and sum(ref) == pytest.approx(1)
-    svg = svg_bars("tenure", labels, ref, cur)
+    svg = svg_bars("a column", labels, ref, cur)
     assert svg.startswith("<svg") and svg.count("<rect") == 2 * len(labels)
 
 
@@ -167,59 +187,76 @@ def test_prediction_log_is_read_as_a_window(tmp_path, raw, params) -> None:
 # --- simulator ------------------------------------------------------------------------------
 
 
-def test_simulated_batch_has_fresh_ids_and_is_reproducible(raw, params) -> None:
+def test_simulated_batch_is_reproducible_with_fresh_ids(raw, params) -> None:
     one = simulate(raw, params.data, params.simulate, 300, seed=5)
     again = simulate(raw, params.data, params.simulate, 300, seed=5)
     pd.testing.assert_frame_equal(one, again)
-    ids = one[params.data.id_column]
-    assert ids.is_unique and not ids.isin(raw[params.data.id_column]).any()
     assert list(one.columns) == list(raw.columns)
+    for id_column in ID:
+        ids = one[id_column]
+        assert ids.is_unique and not ids.isin(raw[id_column]).any()
 
 
-def test_shares_are_met_and_rows_stay_real(raw, params) -> None:
-    shift = Shift(shares=(("internet_service", "Fiber optic", 0.8), ("churn", "Yes", 0.5)))
-    batch = simulate(raw, params.data, params.simulate, 4000, seed=1, shift=shift)
-    assert (batch["internet_service"] == "Fiber optic").mean() == pytest.approx(0.8, abs=0.03)
-    assert (batch["churn"] == "Yes").mean() == pytest.approx(0.5, abs=0.03)
-    features = [c for c in raw.columns if c != params.data.id_column]
+@pytest.mark.parametrize("column", CATEGORY)
+def test_shares_are_met_and_rows_stay_real(raw, params, column) -> None:
+    data = params.data
+    value = raw[column].dropna().astype(str).value_counts().index[-1]
+    positive = str(data.positive_label)
+    shift = Shift(shares=((column, value, 0.8), (data.target, positive, 0.5)))
+    batch = simulate(raw, data, params.simulate, 4000, seed=1, shift=shift)
+    assert (batch[column].astype(str) == value).mean() == pytest.approx(0.8, abs=0.03)
+    assert (batch[data.target].astype(str) == positive).mean() == pytest.approx(0.5, abs=0.03)
+    features = [c for c in raw.columns if c != data.id_column]
     real = pd.util.hash_pandas_object(raw[features], index=False)
     assert pd.util.hash_pandas_object(batch[features], index=False).isin(real).all()
 
 
-def test_covariate_shift_scales_the_linked_column_too(raw, params) -> None:
-    shift = Shift(covariate={"monthly_charges": 0.15})
+@pytest.mark.parametrize("column", CONTINUOUS)
+def test_covariate_shift_scales_the_column_alone(raw, params, column) -> None:
+    settings = dataclasses.replace(params.simulate, linked={})
+    plain = simulate(raw, params.data, settings, 200, seed=3)
+    moved = simulate(raw, params.data, settings, 200, seed=3, shift=Shift(covariate={column: 0.5}))
+    base = pd.to_numeric(plain[column], errors="coerce")
+    changed = pd.to_numeric(moved[column], errors="coerce")
+    assert (changed - base * 1.5).abs().max() <= 0.5 + 1e-9
+    others = [c for c in raw.columns if c not in (column, *ID)]
+    pd.testing.assert_frame_equal(moved[others], plain[others])
+
+
+@pytest.mark.parametrize("column", LINKED)
+def test_covariate_shift_scales_the_linked_columns_too(raw, params, column) -> None:
+    shift = Shift(covariate={column: 0.15})
     plain = simulate(raw, params.data, params.simulate, 200, seed=3)
     moved = simulate(raw, params.data, params.simulate, 200, seed=3, shift=shift)
-    ratio = moved["monthly_charges"] / plain["monthly_charges"]
-    assert ratio.to_numpy() == pytest.approx(1.15, abs=0.01)
-    total = (moved["total_charges"] / plain["total_charges"]).dropna()
-    assert total.to_numpy() == pytest.approx(1.15, abs=0.01)
-    assert moved["tenure"].equals(plain["tenure"])
+    for name in (column, *params.simulate.linked[column]):
+        ratio = (moved[name] / plain[name]).replace([np.inf, -np.inf], np.nan).dropna()
+        assert ratio.to_numpy() == pytest.approx(1.15, abs=0.01)
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("monthly_charges=+15%", ("monthly_charges", 0.15)), ("tenure=-0.1", ("tenure", -0.1))],
+    [("price=+15%", ("price", 0.15)), ("age=-0.1", ("age", -0.1))],
 )
 def test_covariate_option_parses(text, expected) -> None:
     assert parse_covariate(text) == pytest.approx(expected)
 
 
-@pytest.mark.parametrize("text", ["monthly_charges", "x=lots", "=5%"])
+@pytest.mark.parametrize("text", ["price", "x=lots", "=5%"])
 def test_bad_covariate_option_is_one_line(text) -> None:
     with pytest.raises(PipelineError, match="--covariate"):
         parse_covariate(text)
 
 
 def test_share_option_parses_and_rejects_bad_shares() -> None:
-    assert parse_share("contract=Two year:0.4") == ("contract", "Two year", 0.4)
+    assert parse_share("plan=Two year:0.4") == ("plan", "Two year", 0.4)
     with pytest.raises(PipelineError, match="--share"):
-        parse_share("contract=Two year:1.5")
+        parse_share("plan=Two year:1.5")
 
 
-def test_shifting_a_category_column_numerically_is_refused(raw, params) -> None:
-    with pytest.raises(PipelineError, match="'contract': not a numeric column"):
-        simulate(raw, params.data, params.simulate, 10, 0, Shift(covariate={"contract": 0.1}))
+@pytest.mark.parametrize("column", CATEGORY)
+def test_shifting_a_category_column_numerically_is_refused(raw, params, column) -> None:
+    with pytest.raises(PipelineError, match=f"'{column}': not a numeric column"):
+        simulate(raw, params.data, params.simulate, 10, 0, Shift(covariate={column: 0.1}))
 
 
 # --- ingest ---------------------------------------------------------------------------------
@@ -230,26 +267,34 @@ def candidate(name: str, frame: pd.DataFrame, problems: tuple[str, ...] = ()) ->
 
 
 def plan(raw: pd.DataFrame, candidates: list[Candidate], manifest=None):
+    id_column = DATA.id_column
     return plan_ingest(
         list(raw.columns),
-        raw["customer_id"],
+        raw[id_column] if id_column is not None else pd.Series([], dtype=str),
         len(raw),
         1000,
         manifest or [],
         candidates,
-        "customer_id",
+        id_column,
         "2026-11-23T10:00:00+00:00",
     )
 
 
+def fresh(raw: pd.DataFrame, params, rows: int, seed: int, *taken: pd.DataFrame) -> pd.DataFrame:
+    """A simulated batch whose ids clash with neither the raw data nor `taken` batches."""
+    ids = None
+    if DATA.id_column is not None:
+        ids = pd.concat([frame[DATA.id_column] for frame in (raw, *taken)], ignore_index=True)
+    return simulate(raw, params.data, params.simulate, rows, seed=seed, taken_ids=ids)
+
+
 def test_good_batches_are_appended_in_name_order_with_their_offsets(raw, params) -> None:
-    first = simulate(raw, params.data, params.simulate, 30, seed=1)
-    second = simulate(raw, params.data, params.simulate, 20, seed=2)
-    second["customer_id"] = second["customer_id"] + 1000
-    result = plan(raw, [candidate("b.csv", second), candidate("a.csv", first)])
+    first_batch = fresh(raw, params, 30, 1)
+    second = fresh(raw, params, 20, 2, first_batch)
+    result = plan(raw, [candidate("b.csv", second), candidate("a.csv", first_batch)])
     assert [e["name"] for e in result.entries] == ["a.csv", "b.csv"]
     assert [e["first_row"] for e in result.entries] == [len(raw), len(raw) + 30]
-    first_text = batch_text(first.astype(str), list(raw.columns))
+    first_text = batch_text(first_batch.astype(str), list(raw.columns))
     assert result.entries[1]["offset"] == 1000 + len(first_text.encode())
     assert result.text.count("\n") == 50 and not result.rejected
 
@@ -258,31 +303,37 @@ def test_columns_in_another_order_are_written_in_the_raw_order(raw, params) -> N
     batch = simulate(raw, params.data, params.simulate, 5, seed=1)
     shuffled = batch[list(reversed(batch.columns))].astype(str)
     line = batch_text(shuffled, list(raw.columns)).splitlines()[0]
-    assert line.split(",")[0] == str(batch["customer_id"].iloc[0])
+    assert line == batch_text(batch.astype(str), list(raw.columns)).splitlines()[0]
 
 
-def test_contract_failures_reused_ids_and_other_columns_are_rejected(raw, params) -> None:
-    good = simulate(raw, params.data, params.simulate, 10, seed=1)
-    reused = raw.head(10)
-    extra = good.assign(extra_column=1)
-    extra["customer_id"] = extra["customer_id"] + 100
+def test_contract_failures_and_other_columns_are_rejected(raw, params) -> None:
+    good = fresh(raw, params, 10, 1)
+    extra = fresh(raw, params, 10, 2, good).assign(extra_column=1)
+    column = params.data.features[0]
     result = plan(
         raw,
         [
-            candidate("broken.csv", good, ("tenure: values in range",)),
-            candidate("reused.csv", reused),
+            candidate("broken.csv", good, (f"{column}: values in range",)),
             candidate("extra.csv", extra),
         ],
     )
     assert not result.entries and result.text == ""
     reasons = {r.candidate.name: " ".join(r.reasons) for r in result.rejected}
-    assert "tenure" in reasons["broken.csv"]
-    assert "10 id(s) already in the data" in reasons["reused.csv"]
+    assert column in reasons["broken.csv"]
     assert "unexpected ['extra_column']" in reasons["extra.csv"]
 
 
-def test_ids_shared_by_two_new_batches_reject_the_second(raw, params) -> None:
-    batch = simulate(raw, params.data, params.simulate, 10, seed=1)
+@pytest.mark.parametrize("id_column", ID)
+def test_reused_ids_are_rejected(raw, params, id_column) -> None:
+    result = plan(raw, [candidate("reused.csv", raw.head(10))])
+    assert not result.entries
+    [rejection] = result.rejected
+    assert f"{id_column}: 10 id(s) already in the data" in " ".join(rejection.reasons)
+
+
+@pytest.mark.parametrize("id_column", ID)
+def test_ids_shared_by_two_new_batches_reject_the_second(raw, params, id_column) -> None:
+    batch = fresh(raw, params, 10, 1)
     result = plan(raw, [candidate("a.csv", batch), candidate("b.csv", batch.copy())])
     assert [e["name"] for e in result.entries] == ["a.csv"]
     assert [r.candidate.name for r in result.rejected] == ["b.csv"]
@@ -337,9 +388,9 @@ def test_pending_files_never_trained_and_force_each_retrain() -> None:
 
 
 def test_drift_counts_only_against_the_model_still_in_use() -> None:
-    report = {"drift": True, "drifted_features": ["monthly_charges"], "trained_raw_md5": "old"}
+    report = {"drift": True, "drifted_features": ["price"], "trained_raw_md5": "old"}
     current = decide(False, "old", TRAINED, [], [], report)
-    assert current.retrain and "monthly_charges" in current.reason
+    assert current.retrain and "price" in current.reason
     assert "no new data" in current.reason
     with_data = decide(False, "new", TRAINED, [BATCH], [], report)
     assert "batch-1.csv" in with_data.reason and "no new data" not in with_data.reason

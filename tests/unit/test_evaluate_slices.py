@@ -1,4 +1,4 @@
-"""Slice metrics, tenure bands, calibration and permutation importance on tiny frames."""
+"""Slice metrics, numeric bands, calibration and permutation importance on tiny frames."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from tabular_mlops.stages.evaluate import band_labels, calibration, feature_impo
 
 PARAMS = EvaluateParams(
     threshold=0.5,
-    slice_columns=("contract", "senior_citizen"),
-    bands={"tenure": (0.0, 12.0, 24.0)},
+    slice_columns=("plan", "flag"),
+    bands={"months": (0.0, 12.0, 24.0)},
     calibration_bins=4,
     importance_repeats=2,
     seed=0,
@@ -29,21 +29,21 @@ def test_bands_include_the_lower_edge_and_an_open_top() -> None:
 def test_slices_score_each_value_and_leave_one_class_aucs_null() -> None:
     frame = pd.DataFrame(
         {
-            "contract": ["M", "M", "M", "M", "Y", "Y"],
-            "senior_citizen": [0.0, 1.0, 0.0, 1.0, 0.0, 0.0],
-            "tenure": [1.0, 2.0, 13.0, 40.0, 50.0, 60.0],
+            "plan": ["M", "M", "M", "M", "Y", "Y"],
+            "flag": [0.0, 1.0, 0.0, 1.0, 0.0, 0.0],
+            "months": [1.0, 2.0, 13.0, 40.0, 50.0, 60.0],
         }
     )
     y_true = np.array([1, 0, 1, 0, 0, 0])
     proba = np.array([0.9, 0.2, 0.6, 0.4, 0.1, 0.3])
     result = slices(frame, y_true, proba, PARAMS)
-    assert set(result) == {"contract", "senior_citizen", "tenure"}
-    assert set(result["senior_citizen"]) == {"0", "1"}  # flags read as 0/1, not 0.0/1.0
-    assert result["contract"]["M"]["rows"] == 4
-    assert result["contract"]["M"]["roc_auc"] == 1.0
-    assert result["contract"]["Y"]["roc_auc"] is None  # only retained customers
-    assert result["contract"]["Y"]["accuracy"] == 1.0
-    assert set(result["tenure"]) == {"0-12", "12-24", "24 or more"}
+    assert set(result) == {"plan", "flag", "months"}
+    assert set(result["flag"]) == {"0", "1"}  # flags read as 0/1, not 0.0/1.0
+    assert result["plan"]["M"]["rows"] == 4
+    assert result["plan"]["M"]["roc_auc"] == 1.0
+    assert result["plan"]["Y"]["roc_auc"] is None  # only negatives
+    assert result["plan"]["Y"]["accuracy"] == 1.0
+    assert set(result["months"]) == {"0-12", "12-24", "24 or more"}
 
 
 def test_calibration_has_one_point_per_bin() -> None:
@@ -75,13 +75,13 @@ def test_permutation_importance_equals_sklearns_on_mixed_columns() -> None:
     rng = np.random.default_rng(1)
     frame = pd.DataFrame(
         {
-            "tenure": rng.normal(size=200),
-            "contract": pd.Categorical(rng.choice(["M", "Y", "T"], size=200)),
+            "months": rng.normal(size=200),
+            "plan": pd.Categorical(rng.choice(["M", "Y", "T"], size=200)),
             "noise": rng.normal(size=200),
         }
     )
-    y_true = ((frame["tenure"] + (frame["contract"] == "M") * 1.5) > 0.5).astype(int).to_numpy()
-    encode = ColumnTransformer([("cat", OneHotEncoder(), ["contract"])], remainder="passthrough")
+    y_true = ((frame["months"] + (frame["plan"] == "M") * 1.5) > 0.5).astype(int).to_numpy()
+    encode = ColumnTransformer([("cat", OneHotEncoder(), ["plan"])], remainder="passthrough")
     model = make_pipeline(encode, LogisticRegression()).fit(frame, y_true)
     params = dataclasses.replace(PARAMS, importance_repeats=3, seed=7)
     expected = permutation_importance(
@@ -93,4 +93,4 @@ def test_permutation_importance_equals_sklearns_on_mixed_columns() -> None:
     ):
         assert rows[name]["importance"] == round(float(mean), 6)
         assert rows[name]["std"] == round(float(std), 6)
-    assert rows["tenure"]["importance"] > rows["noise"]["importance"]
+    assert rows["months"]["importance"] > rows["noise"]["importance"]

@@ -63,7 +63,7 @@ def scores(roc_auc: float, log_loss: float, slice_auc: float, rows: int = 100) -
             "log_loss": log_loss,
             "baseline": {"roc_auc": 0.5, "log_loss": 0.6},
         },
-        slices={"contract": {"Two year": {"rows": rows, "roc_auc": slice_auc}}},
+        slices={"plan": {"annual": {"rows": rows, "roc_auc": slice_auc}}},
     )
 
 
@@ -77,7 +77,7 @@ def test_without_a_champion_only_floors_margin_and_slice_floors_apply() -> None:
         "roc_auc floor",
         "log_loss floor",
         "roc_auc vs baseline",
-        "slice contract=Two year roc_auc floor",
+        "slice plan=annual roc_auc floor",
     }
     assert all(check.passed for check in checks.values())
     assert checks["roc_auc vs baseline"].detail == "beats baseline 0.5000 by 0.3500, margin 0.2000"
@@ -92,8 +92,8 @@ def test_each_failure_is_reported_with_both_values() -> None:
         "log_loss floor",
         "roc_auc vs champion",
         "log_loss vs champion",
-        "slice contract=Two year roc_auc floor",
-        "slice contract=Two year roc_auc vs champion",
+        "slice plan=annual roc_auc floor",
+        "slice plan=annual roc_auc vs champion",
     }
     versus = checks["roc_auc vs champion"]
     assert (versus.candidate, versus.champion) == (0.79, 0.90)
@@ -116,7 +116,7 @@ def test_small_slices_are_not_judged() -> None:
 
 def test_a_slice_without_a_value_fails_its_floor() -> None:
     checks = by_name(check_all(GATES, scores(0.85, 0.45, None), None))  # type: ignore[arg-type]
-    assert not checks["slice contract=Two year roc_auc floor"].passed
+    assert not checks["slice plan=annual roc_auc floor"].passed
 
 
 @pytest.mark.parametrize(

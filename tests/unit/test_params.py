@@ -10,6 +10,15 @@ from tabular_mlops.core.errors import PipelineError
 from tabular_mlops.core.params import Params, flatten, load_params
 
 
+def first_column(raw: dict) -> dict:
+    return next(iter(raw["data"]["columns"].values()))
+
+
+def replace_first_column(raw: dict, spec: dict) -> None:
+    columns = raw["data"]["columns"]
+    columns[next(iter(columns))] = spec
+
+
 def write_params(tmp_path: Path, root: Path, edit) -> Path:
     raw = yaml.safe_load((root / "params.yaml").read_text(encoding="utf-8"))
     edit(raw)
@@ -20,7 +29,8 @@ def write_params(tmp_path: Path, root: Path, edit) -> Path:
 
 def test_shipped_params_load_into_frozen_objects(params: Params) -> None:
     assert params.train.model == "random_forest"
-    assert "tenure" in params.data.numeric
+    assert params.data.features
+    assert set(params.data.features) <= set(params.data.columns)
     with pytest.raises(dataclasses.FrozenInstanceError):
         params.train.n_estimators = 1  # type: ignore[misc]
 
@@ -37,8 +47,30 @@ def test_shipped_params_load_into_frozen_objects(params: Params) -> None:
         (lambda p: p["train"].update(n_estimators=True), "key 'train.n_estimators'"),
         (lambda p: p["prepare"].update(test_size=1.5), "key 'prepare.test_size'"),
         (lambda p: p["train"].update(model="xgboost"), "key 'train.model'"),
-        (lambda p: p["data"].update(numeric="tenure"), "key 'data.numeric'"),
+        (lambda p: p["data"].update(columns="all"), "key 'data.columns'"),
         (lambda p: p.update(train=[1, 2]), "key 'train'"),
+        (lambda p: first_column(p).update(kind="text"), "key 'data.columns."),
+        (
+            lambda p: replace_first_column(p, {"kind": "number", "values": ["a"]}),
+            "'values' applies",
+        ),
+        (
+            lambda p: replace_first_column(p, {"kind": "number", "range": [5, 1]}),
+            "low bound exceeds",
+        ),
+        (lambda p: replace_first_column(p, {"kind": "category"}), "lists its allowed"),
+        (lambda p: first_column(p).update(missing=1.5), "key 'data.columns."),
+        (lambda p: first_column(p).update(unit="cm"), "unknown key 'data.columns."),
+        (lambda p: p["data"].update(positive_label="not-a-label"), "is not one of the labels"),
+        (lambda p: p["data"].update(labels=["a", "b", "c"]), "exactly two distinct labels"),
+        (lambda p: p["data"].update(task="ranking"), "key 'data.task'"),
+        (lambda p: p["data"].pop("id_column"), "missing key 'data.id_column'"),
+        (
+            lambda p: p["data"]["columns"].update({p["data"]["target"]: {"kind": "number"}}),
+            "not one of the columns",
+        ),
+        (lambda p: p["validate"].update(class_shares={"x": [0.9, 0.1]}), "need 0 <= min"),
+        (lambda p: p["behaviour"].update(monotonic={"x": "up"}), "key 'behaviour.monotonic"),
     ],
     ids=[
         "unknown-key",
@@ -50,8 +82,21 @@ def test_shipped_params_load_into_frozen_objects(params: Params) -> None:
         "bool-for-int",
         "out-of-range",
         "unknown-model",
-        "str-for-list",
+        "str-for-mapping",
         "list-for-section",
+        "unknown-column-kind",
+        "values-on-a-number",
+        "inverted-range",
+        "category-without-values",
+        "missing-share-above-1",
+        "unknown-column-key",
+        "positive-label-not-a-label",
+        "three-labels-for-binary",
+        "unknown-task",
+        "id-column-missing",
+        "target-listed-as-column",
+        "inverted-class-share",
+        "unknown-direction",
     ],
 )
 def test_bad_params_give_one_line_naming_file_and_key(tmp_path, root, edit, message) -> None:
@@ -62,6 +107,7 @@ def test_bad_params_give_one_line_naming_file_and_key(tmp_path, root, edit, mess
     assert text.startswith(f"{path}: ")
     assert message in text
     assert "\n" not in text
+    assert len(text) < 300
 
 
 def test_int_is_accepted_where_a_float_is_expected(tmp_path, root) -> None:
@@ -88,5 +134,5 @@ def test_unreadable_params_file(tmp_path, content, message) -> None:
 def test_flatten_gives_dotted_names_and_joins_lists(params: Params) -> None:
     flat = flatten(params)
     assert flat["train.n_estimators"] == params.train.n_estimators
-    assert flat["data.numeric"].split(",")[0] == params.data.numeric[0]
+    assert flat["data.labels"].split(",") == [str(label) for label in params.data.labels]
     assert all(not isinstance(value, dict) for value in flat.values())

@@ -9,6 +9,10 @@ from sklearn.pipeline import Pipeline
 from tabular_mlops.stages.prepare import clean
 from tabular_mlops.stages.train import build_pipeline, fit
 
+from ..support import load_params_at_root
+
+PARAMS = load_params_at_root()
+
 
 @pytest.fixture
 def train_frame(sample_frame, params):
@@ -27,16 +31,32 @@ def test_every_model_kind_fits_and_gives_probabilities(train_frame, params, kind
 
 def test_hyper_parameters_reach_the_estimator(params) -> None:
     settings = replace(params.train, n_estimators=17, max_depth=3)
-    estimator = build_pipeline(params.data, settings).named_steps["classifier"]
+    data = params.data
+    estimator = build_pipeline(data.numeric, data.categorical, settings).named_steps["classifier"]
     assert (estimator.n_estimators, estimator.max_depth) == (17, 3)
 
 
-def test_model_carries_its_preprocessing(train_frame, params) -> None:
+def test_features_come_from_the_prepared_split(train_frame, params) -> None:
+    model = fit(train_frame, params.data, replace(params.train, n_estimators=5))
+    selected = {
+        name: list(columns) for name, _, columns in model.named_steps["features"].transformers_
+    }
+    assert selected["numeric"] == list(params.data.numeric)
+    assert selected["categorical"] == list(params.data.categorical)
+
+
+@pytest.mark.parametrize(
+    ("numeric", "categorical"),
+    [(PARAMS.data.numeric[:1], PARAMS.data.categorical[:1])]
+    if PARAMS.data.numeric and PARAMS.data.categorical
+    else [],
+)
+def test_model_carries_its_preprocessing(train_frame, params, numeric, categorical) -> None:
     """Raw-typed rows with missing numbers and unseen categories score without a separate step."""
     model = fit(train_frame, params.data, replace(params.train, n_estimators=20))
     rows = train_frame.drop(columns=[params.data.target]).head(3).copy()
-    rows.loc[rows.index[0], "total_charges"] = np.nan
-    rows.loc[rows.index[1], "payment_method"] = "Crypto"
+    rows.loc[rows.index[0], numeric[0]] = np.nan
+    rows.loc[rows.index[1], categorical[0]] = "a value never seen in training"
     proba = model.predict_proba(rows)[:, 1]
     assert np.isfinite(proba).all()
 
@@ -44,8 +64,9 @@ def test_model_carries_its_preprocessing(train_frame, params) -> None:
 def test_id_and_unknown_columns_do_not_change_predictions(train_frame, params) -> None:
     model = fit(train_frame, params.data, replace(params.train, n_estimators=20))
     rows = train_frame.drop(columns=[params.data.target])
-    changed = rows.assign(**{params.data.id_column: rows[params.data.id_column] + 10_000})
-    changed["unused"] = "x"
+    changed = rows.assign(unused="x")
+    if params.data.id_column is not None:
+        changed[params.data.id_column] = [f"other-{i}" for i in range(len(changed))]
     np.testing.assert_allclose(model.predict_proba(rows), model.predict_proba(changed), atol=1e-12)
 
 
