@@ -1,10 +1,11 @@
 """Ingest new batches: validate each CSV in paths.incoming, then append it to paths.raw.
 
-A batch that breaks the data contract, has other columns than the raw file, or reuses a customer
-id is moved to paths.quarantine/<batch>/ with its validation report and never appended; the raw
-file is rewritten atomically, so it holds all of an accepted batch or none of it. The manifest
-(paths.batches) lists every ingested batch (name, md5, rows, where it starts in the raw file), is
-a dependency of the pipeline, and is logged to MLflow by `track`: which batches trained a model.
+A batch that breaks the data contract, has other columns than the raw file, or reuses an id
+(when the data has an id column) is moved to paths.quarantine/<batch>/ with its validation report
+and never appended; the raw file is rewritten atomically, so it holds all of an accepted batch or
+none of it. The manifest (paths.batches) lists every ingested batch (name, md5, rows, where it
+starts in the raw file), is a dependency of the pipeline, and is logged to MLflow by `track`:
+which batches trained a model.
 A batch already in the manifest (same md5) is skipped, so a re-run is a no-op.
 """
 

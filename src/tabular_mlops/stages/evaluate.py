@@ -1,6 +1,6 @@
 """Stage `evaluate`: score the model and a trivial baseline on the held-out split.
 
-Writes metrics JSON that DVC tracks as metrics (overall, and per slice of customers in a separate
+Writes metrics JSON that DVC tracks as metrics (overall, and per slice of rows in a separate
 file) and plot data that `dvc plots show/diff` render: ROC, precision-recall, confusion,
 calibration and permutation feature importance.
 """
