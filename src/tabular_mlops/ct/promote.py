@@ -23,8 +23,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tabular_mlops.core.errors import PipelineError, exits_cleanly
-from tabular_mlops.core.gates import Check, Gates, Scores, check_all, check_names, gates_from_params
+from tabular_mlops.core.errors import PipelineError, exits_cleanly, first_line
+from tabular_mlops.core.gates import (
+    Check,
+    Gates,
+    Scores,
+    check_all,
+    check_names,
+    check_table,
+    gates_from_params,
+)
 from tabular_mlops.core.github import add_summary
 from tabular_mlops.core.io import atomic_path, read_parquet, write_json
 from tabular_mlops.core.lineage import tracking_uri
@@ -146,13 +154,7 @@ def markdown(promotion: dict[str, Any]) -> str:
     ]
     checks = sorted(promotion["checks"], key=lambda check: check["passed"])
     if checks:
-        lines += ["", "| gate | challenger | champion | result |", "|---|---:|---:|---|"]
-        for check in checks:
-            mark = "✅" if check["passed"] else "❌"
-            lines.append(
-                f"| {check['name']} | {_fmt(check['candidate'])} | {_fmt(check['champion'])} "
-                f"| {mark} {check['detail']} |"
-            )
+        lines += ["", *check_table(checks, _fmt)]
     return "\n".join(lines) + "\n"
 
 
@@ -176,13 +178,8 @@ def version_tags(decision: Decision, checked_at: str, champion: str | None) -> d
 # Registry access: only main() and these helpers touch MLflow.
 
 
-def _first_line(err: BaseException) -> str:
-    lines = str(err).strip().splitlines()
-    return lines[0][:300] if lines else err.__class__.__name__
-
-
 def _registry_error(err: BaseException) -> PipelineError:
-    return PipelineError(f"registry {tracking_uri()}: {_first_line(err)}")
+    return PipelineError(f"registry {tracking_uri()}: {first_line(err)[:300]}")
 
 
 def _registered(client: Any, name: str) -> Any | None:
@@ -240,7 +237,8 @@ def _load(name: str, version: Any, alias: str) -> Any:
         return mlflow.sklearn.load_model(uri)
     except Exception as err:  # missing artifacts, corrupt pickle, unreachable artifact store
         raise PipelineError(
-            f"{uri} ({alias}): cannot load model ({err.__class__.__name__}: {_first_line(err)})"
+            f"{uri} ({alias}): cannot load model "
+            f"({err.__class__.__name__}: {first_line(err)[:300]})"
         ) from None
 
 

@@ -24,7 +24,9 @@ from tabular_mlops.core.errors import PipelineError, exits_cleanly
 from tabular_mlops.core.gates import (
     MetricGate,
     SliceRules,
+    check_table,
     metric_gates_from_raw,
+    number,
     slice_rules_from_raw,
 )
 from tabular_mlops.core.github import add_summary
@@ -106,12 +108,6 @@ class Report:
     failed: bool
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
-
-
 def rows_from_diff(
     diff: Mapping[str, Mapping[str, Mapping[str, Any]]],
     rules: Mapping[str, MetricGate],
@@ -131,13 +127,13 @@ def rows_from_diff(
     for source in sorted(set(diff) - set(skip_sources)):
         for name in sorted(diff[source]):
             values = diff[source][name]
-            old, new = _number(values.get("old")), _number(values.get("new"))
+            old, new = number(values.get("old")), number(values.get("new"))
             if old is None and new is None:
                 continue
             is_slice = "slice" in Path(source).stem or name.startswith(slice_prefix)
             group, metric = name.rsplit(".", 1) if "." in name else ("", name)
             if is_slice and slice_rules is not None:
-                rows = _number(diff[source].get(f"{group}.rows", {}).get("new"))
+                rows = number(diff[source].get(f"{group}.rows", {}).get("new"))
                 rule = slice_rules.rule_for(metric, rows)
             else:
                 rule = rules.get(metric if is_slice else name)
@@ -299,13 +295,7 @@ def promotion_section(promotion: Mapping[str, Any] | None) -> list[str]:
         lines.append(f"{promotion['reason']}")
     checks = promotion.get("checks", [])
     if checks:
-        lines += ["", "| gate | challenger | champion | result |", "|---|---:|---:|---|"]
-        for check in checks:
-            mark = "✅" if check.get("passed") else "❌"
-            lines.append(
-                f"| {check.get('name')} | {_fmt(_number(check.get('candidate')))} "
-                f"| {_fmt(_number(check.get('champion')))} | {mark} {check.get('detail', '')} |"
-            )
+        lines += ["", *check_table(checks, lambda value: _fmt(number(value)))]
     return lines
 
 
@@ -313,7 +303,7 @@ def _series(rows: list[dict[str, Any]], x: str, y: str, grid: list[float]) -> li
     points = sorted(
         (float(r[x]), float(r[y]))
         for r in rows
-        if _number(r.get(x)) is not None and _number(r.get(y)) is not None
+        if number(r.get(x)) is not None and number(r.get(y)) is not None
     )
     if len(points) < 2:
         return None
@@ -347,7 +337,7 @@ def plots_section(plots: Mapping[str, Any]) -> list[str]:
             if base_rows or head_rows:
                 lines += [f"#### {title}", "", *_bar_table(base_rows, head_rows, x, y), ""]
             continue
-        values = [_number(r.get(x)) for r in (*base_rows, *head_rows)]
+        values = [number(r.get(x)) for r in (*base_rows, *head_rows)]
         xs = [v for v in values if v is not None]
         if not xs:
             continue
@@ -379,7 +369,7 @@ def _bar_table(base_rows: list, head_rows: list, x: str, y: str, top: int = 10) 
     """A bar plot (one value per label, e.g. feature importance) as a table, largest first."""
 
     def values(rows: list) -> dict[str, float]:
-        return {str(r.get(y)): v for r in rows if (v := _number(r.get(x))) is not None}
+        return {str(r.get(y)): v for r in rows if (v := number(r.get(x))) is not None}
 
     base, head = values(base_rows), values(head_rows)
     labels = sorted(set(base) | set(head), key=lambda k: -(head.get(k, base.get(k)) or 0.0))
