@@ -8,13 +8,8 @@ from pathlib import Path
 import pytest
 
 from tabular_mlops.core.gates import MetricGate
-from tabular_mlops.reporting.pr_report import (
-    GITHUB_COMMENT_LIMIT,
-    DataSide,
-    ReportInputs,
-    build_report,
-    render,
-)
+from tabular_mlops.reporting.render import GITHUB_COMMENT_LIMIT, render
+from tabular_mlops.reporting.rows import DataSide, ReportInputs, build_report
 
 GOLDEN = Path(__file__).parent / "golden" / "pr-report.md"
 RULES = {
@@ -119,7 +114,7 @@ def test_no_pr_number_is_said_in_the_marker() -> None:
 
 def test_slices_are_judged_as_the_promotion_gate_judges_them() -> None:
     from tabular_mlops.core.gates import slice_rules_from_raw
-    from tabular_mlops.reporting.pr_report import rows_from_diff
+    from tabular_mlops.reporting.rows import rows_from_diff
 
     raw = {
         "gates": {

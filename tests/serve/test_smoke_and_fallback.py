@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tabular_mlops.serving.model import ServedModel, build_features, compile_checked
+from tabular_mlops.serving.compiled import compile_checked
+from tabular_mlops.serving.model import ServedModel, build_features
 from tabular_mlops.stages.train import fit
 from tests.serve.conftest import ROOT
 

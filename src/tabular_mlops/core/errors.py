@@ -16,6 +16,12 @@ class PipelineError(Exception):
     """Bad input from the user (file, column, key); the message names what is wrong."""
 
 
+def first_line(err: BaseException) -> str:
+    """A library error's first line, so a wrapped message stays one line; its type when empty."""
+    lines = str(err).strip().splitlines()
+    return lines[0] if lines else err.__class__.__name__
+
+
 def exits_cleanly(func: F) -> F:
     """Turn a PipelineError raised by a stage's main() into one line on stderr and exit 2.
 

@@ -8,7 +8,7 @@ each metric's direction.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -81,6 +81,19 @@ class Check:
         return asdict(self)
 
 
+def check_table(checks: Iterable[Mapping[str, Any]], value: Callable[[Any], str]) -> list[str]:
+    """The gate table of promotion.md and of the pull-request report, from checks as dicts
+    (promotion.json's form); `value` prints a challenger or champion value in the reader's style."""
+    lines = ["| gate | challenger | champion | result |", "|---|---:|---:|---|"]
+    for check in checks:
+        mark = "✅" if check.get("passed") else "❌"
+        lines.append(
+            f"| {check.get('name')} | {value(check.get('candidate'))} "
+            f"| {value(check.get('champion'))} | {mark} {check.get('detail', '')} |"
+        )
+    return lines
+
+
 def gates_from_params(params: GatesParams) -> Gates:
     return Gates(
         metrics={name: MetricGate(**asdict(spec)) for name, spec in params.metrics.items()},
@@ -104,7 +117,8 @@ def metric_gates_from_raw(
     }
 
 
-def _number(value: Any) -> float | None:
+def number(value: Any) -> float | None:
+    """A metric value as a float; None for anything else, booleans included (JSON's true is 1)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value)
@@ -112,7 +126,7 @@ def _number(value: Any) -> float | None:
 
 def check_names(gates: Gates, metrics: Mapping[str, Any], source: str = "params.yaml") -> None:
     """Every gated name must be a metric the evaluation produces, and have a direction."""
-    known = sorted(name for name, value in metrics.items() if _number(value) is not None)
+    known = sorted(name for name, value in metrics.items() if number(value) is not None)
     for key, names in (
         ("gates.metrics", gates.metrics),
         ("gates.baseline_margin", gates.baseline_margin),
@@ -208,13 +222,13 @@ def check_all(gates: Gates, candidate: Scores, champion: Scores | None) -> list[
     check_names(gates, candidate.metrics)
     checks: list[Check] = []
     for name, gate in gates.metrics.items():
-        value = _number(candidate.metrics.get(name))
+        value = number(candidate.metrics.get(name))
         if gate.floor is not None:
             checks.append(_floor_check(f"{name} floor", gate, gate.floor, value))
     baseline = candidate.metrics.get("baseline") or {}
     for name, margin in gates.baseline_margin.items():
         gate = gates.metrics[name]
-        value, base = _number(candidate.metrics.get(name)), _number(baseline.get(name))
+        value, base = number(candidate.metrics.get(name)), number(baseline.get(name))
         if value is None or base is None:
             checks.append(Check(f"{name} vs baseline", value, None, False, "no baseline value"))
             continue
@@ -236,19 +250,19 @@ def check_all(gates: Gates, candidate: Scores, champion: Scores | None) -> list[
                 _regression_check(
                     f"{name} vs champion",
                     gate,
-                    _number(champion.metrics.get(name)),
-                    _number(candidate.metrics.get(name)),
+                    number(champion.metrics.get(name)),
+                    number(candidate.metrics.get(name)),
                 )
             )
     for column, values in candidate.slices.items():
         for value_name, row in values.items():
-            if (_number(row.get("rows")) or 0) < gates.slice_min_rows:
+            if (number(row.get("rows")) or 0) < gates.slice_min_rows:
                 continue
             label = f"slice {column}={value_name}"
             theirs = (champion.slices.get(column, {}).get(value_name) if champion else None) or {}
             for name, floor in gates.slice_floors.items():
                 gate = gates.metrics[name]
-                new = _number(row.get(name))
+                new = number(row.get(name))
                 checks.append(_floor_check(f"{label} {name} floor", gate, floor, new))
                 if champion is not None and theirs:
                     slice_gate = MetricGate(gate.direction, None, gates.slice_abs_tolerance)
@@ -256,7 +270,7 @@ def check_all(gates: Gates, candidate: Scores, champion: Scores | None) -> list[
                         _regression_check(
                             f"{label} {name} vs champion",
                             slice_gate,
-                            _number(theirs.get(name)),
+                            number(theirs.get(name)),
                             new,
                         )
                     )

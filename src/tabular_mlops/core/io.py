@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from tabular_mlops.core.errors import PipelineError
+from tabular_mlops.core.errors import PipelineError, first_line
 
 
 def read_csv(path: str | Path) -> pd.DataFrame:
@@ -41,7 +41,7 @@ def read_csv(path: str | Path) -> pd.DataFrame:
     except pd.errors.EmptyDataError:
         raise PipelineError(f"{path}: file is empty") from None
     except (pd.errors.ParserError, csv.Error) as err:
-        raise PipelineError(f"{path}: cannot parse as CSV ({_first_line(err)})") from None
+        raise PipelineError(f"{path}: cannot parse as CSV ({first_line(err)})") from None
     if frame.empty:
         raise PipelineError(f"{path}: no data rows (header only)")
     return frame
@@ -54,7 +54,7 @@ def read_parquet(path: str | Path) -> pd.DataFrame:
     try:
         return pd.read_parquet(path)
     except Exception as err:  # pyarrow raises several unrelated types for a corrupt file
-        raise PipelineError(f"{path}: cannot read parquet ({_first_line(err)})") from None
+        raise PipelineError(f"{path}: cannot read parquet ({first_line(err)})") from None
 
 
 def read_model(path: str | Path) -> Any:
@@ -76,7 +76,7 @@ def read_json(path: str | Path) -> Any:
     except FileNotFoundError:
         raise PipelineError(f"{path}: file not found (run `make repro` to produce it)") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise PipelineError(f"{path}: not valid JSON ({_first_line(err)})") from None
+        raise PipelineError(f"{path}: not valid JSON ({first_line(err)})") from None
 
 
 @contextlib.contextmanager
@@ -105,8 +105,3 @@ def write_json(path: str | Path, payload: Any) -> None:
 def write_parquet(path: str | Path, frame: pd.DataFrame) -> None:
     with atomic_path(path) as tmp:
         frame.to_parquet(tmp, index=False)
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip().splitlines()
-    return text[0] if text else err.__class__.__name__

@@ -23,19 +23,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tabular_mlops.core.errors import PipelineError, exits_cleanly
-from tabular_mlops.core.gates import Check, Gates, Scores, check_all, check_names, gates_from_params
+from tabular_mlops.core.errors import exits_cleanly
+from tabular_mlops.core.gates import (
+    Check,
+    Gates,
+    Scores,
+    check_all,
+    check_names,
+    check_table,
+    gates_from_params,
+)
 from tabular_mlops.core.github import add_summary
 from tabular_mlops.core.io import atomic_path, read_parquet, write_json
-from tabular_mlops.core.lineage import tracking_uri
 from tabular_mlops.core.params import DataParams, EvaluateParams, load_params
+from tabular_mlops.ct import registry
 from tabular_mlops.stages.evaluate import METRIC_NAMES, overall, slices
 
-CHAMPION = "champion"
-CHALLENGER = "challenger"
-#: Registered-model tag naming the version `champion` was last moved to. MLflow drops an alias
-#: with its version, so this is how a deleted champion is told apart from "never had one".
-CHAMPION_TAG = "promotion.champion_version"
 EXIT_REJECTED = 1
 
 
@@ -146,13 +149,7 @@ def markdown(promotion: dict[str, Any]) -> str:
     ]
     checks = sorted(promotion["checks"], key=lambda check: check["passed"])
     if checks:
-        lines += ["", "| gate | challenger | champion | result |", "|---|---:|---:|---|"]
-        for check in checks:
-            mark = "✅" if check["passed"] else "❌"
-            lines.append(
-                f"| {check['name']} | {_fmt(check['candidate'])} | {_fmt(check['champion'])} "
-                f"| {mark} {check['detail']} |"
-            )
+        lines += ["", *check_table(checks, _fmt)]
     return "\n".join(lines) + "\n"
 
 
@@ -171,77 +168,6 @@ def version_tags(decision: Decision, checked_at: str, champion: str | None) -> d
     for check in decision.failed:
         tags[tag_key(f"promotion.failed.{check.name}")] = check.detail
     return tags
-
-
-# Registry access: only main() and these helpers touch MLflow.
-
-
-def _first_line(err: BaseException) -> str:
-    lines = str(err).strip().splitlines()
-    return lines[0][:300] if lines else err.__class__.__name__
-
-
-def _registry_error(err: BaseException) -> PipelineError:
-    return PipelineError(f"registry {tracking_uri()}: {_first_line(err)}")
-
-
-def _registered(client: Any, name: str) -> Any | None:
-    """The registered model (aliases and tags included), or None when it does not exist."""
-    try:
-        return client.get_registered_model(name)
-    except Exception as err:
-        if getattr(err, "error_code", "") == "RESOURCE_DOES_NOT_EXIST":
-            return None
-        raise _registry_error(err) from None
-
-
-def _version(client: Any, name: str, version: str) -> Any:
-    try:
-        return client.get_model_version(name, version)
-    except Exception as err:
-        raise _registry_error(err) from None
-
-
-def _resolve(client: Any, name: str, allow_bootstrap: bool) -> tuple[Any, Any | None]:
-    """The challenger's and the champion's model versions (champion None: bootstrap)."""
-    model = _registered(client, name)
-    aliases = dict(model.aliases) if model is not None else {}
-    if CHALLENGER not in aliases:
-        raise PipelineError(
-            f"registry: {name} has no alias '{CHALLENGER}' (nothing registered yet, or its "
-            "version was deleted): run `make repro`"
-        )
-    challenger = _version(client, name, str(aliases[CHALLENGER]))
-    if CHAMPION in aliases:
-        return challenger, _version(client, name, str(aliases[CHAMPION]))
-    last = (model.tags or {}).get(CHAMPION_TAG)
-    if last is not None and not allow_bootstrap:
-        versions = {str(v.version) for v in _search(client, name)}
-        what = "was deleted" if last not in versions else "lost the alias"
-        raise PipelineError(
-            f"registry: {name} alias '{CHAMPION}' is gone (version {last} {what}); "
-            "set the alias to a version by hand, or run with --allow-bootstrap"
-        )
-    return challenger, None
-
-
-def _search(client: Any, name: str) -> list[Any]:
-    try:
-        return list(client.search_model_versions(f"name = '{name}'"))
-    except Exception as err:
-        raise _registry_error(err) from None
-
-
-def _load(name: str, version: Any, alias: str) -> Any:
-    import mlflow
-
-    uri = f"models:/{name}/{version.version}"
-    try:
-        return mlflow.sklearn.load_model(uri)
-    except Exception as err:  # missing artifacts, corrupt pickle, unreachable artifact store
-        raise PipelineError(
-            f"{uri} ({alias}): cannot load model ({err.__class__.__name__}: {_first_line(err)})"
-        ) from None
 
 
 def _describe(version: Any, scores: Scores | None) -> dict[str, Any]:
@@ -272,17 +198,22 @@ def main(argv: list[str] | None = None) -> None:
     train, test = read_parquet(params.paths.train), read_parquet(params.paths.test)
     name = params.track.registered_model
 
-    import mlflow
-
-    mlflow.set_tracking_uri(tracking_uri())
-    client = mlflow.MlflowClient(tracking_uri())
-    challenger_version, champion_version = _resolve(client, name, args.allow_bootstrap)
+    client = registry.connect()
+    challenger_version, champion_version = registry.resolve(client, name, args.allow_bootstrap)
     challenger = score_model(
-        _load(name, challenger_version, CHALLENGER), train, test, params.data, params.evaluate
+        registry.load(name, challenger_version, registry.CHALLENGER),
+        train,
+        test,
+        params.data,
+        params.evaluate,
     )
     champion = (
         score_model(
-            _load(name, champion_version, CHAMPION), train, test, params.data, params.evaluate
+            registry.load(name, champion_version, registry.CHAMPION),
+            train,
+            test,
+            params.data,
+            params.evaluate,
         )
         if champion_version is not None
         else None
@@ -303,15 +234,14 @@ def main(argv: list[str] | None = None) -> None:
         checked_at,
     )
     if decision.decision != "unchanged":
-        try:
-            compared = None if champion_version is None else str(champion_version.version)
-            for key, value in version_tags(decision, checked_at, compared).items():
-                client.set_model_version_tag(name, challenger_version.version, key, value)
-            if decision.moves_champion:
-                client.set_registered_model_alias(name, CHAMPION, challenger_version.version)
-                client.set_registered_model_tag(name, CHAMPION_TAG, challenger_version.version)
-        except Exception as err:
-            raise _registry_error(err) from None
+        compared = None if champion_version is None else str(champion_version.version)
+        registry.write_decision(
+            client,
+            name,
+            challenger_version.version,
+            version_tags(decision, checked_at, compared),
+            decision.moves_champion,
+        )
     write_json(params.paths.promotion, promotion)
     text = markdown(promotion)
     with atomic_path(params.paths.promotion_report) as tmp:

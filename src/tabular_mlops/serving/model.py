@@ -1,18 +1,14 @@
-"""The served model: where it comes from, what produced it, and how one request is scored fast.
+"""The served model: where it comes from, what produced it, and which path scores a request.
 
-The model is the pipeline `train` fitted, loaded from the registry alias (default) or a file.
-Scoring one row through sklearn's Pipeline costs tens of milliseconds, almost all of it input
-validation in each step and per-tree overhead in a 300-tree forest. `CompiledPipeline` reads the
-fitted imputers, scaler, one-hot encoder and trees into flat arrays and evaluates them with
-numpy; it is used only after it has reproduced the pipeline's own probabilities on probe rows at
-load time, otherwise the service falls back to the pipeline itself.
+The model is the pipeline `train` fitted, loaded from the registry alias (default) or a file. It
+scores through the compiled fast path (serving/compiled.py) when that reproduces the pipeline at
+load time, otherwise through the pipeline itself.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,18 +22,16 @@ from tabular_mlops.core.errors import PipelineError
 from tabular_mlops.core.io import read_model
 from tabular_mlops.core.lineage import tracking_uri
 from tabular_mlops.core.params import DataParams, Params
+from tabular_mlops.serving.compiled import (
+    CompiledPipeline,
+    Unsupported,
+    compile_checked,
+    known_categories,
+)
 from tabular_mlops.serving.inputs import Feature
 
 DEFAULT_ALIAS = "champion"
-#: Above this many rows, sklearn's Cython traversal, tree by tree, beats the vectorised numpy one.
-SMALL_BATCH = 64
-#: Compiled and sklearn probabilities may differ only by float summation order.
-TOLERANCE = 1e-12
 NUMERIC_TYPES = {"double", "float", "long", "integer"}
-
-
-class Unsupported(Exception):
-    """The pipeline holds a step the compiled path does not know; the pipeline itself serves."""
 
 
 @dataclass
@@ -65,217 +59,6 @@ class ServedModel:
     @property
     def version(self) -> str:
         return str(self.info["model_version"])
-
-
-class CompiledPipeline:
-    """ColumnTransformer(imputer+scaler | imputer+one-hot) -> RandomForestClassifier, as arrays.
-
-    The arithmetic is sklearn's, in sklearn's order: numbers are imputed, centred and scaled in
-    float64; the trees compare float32 inputs against float64 thresholds; per-tree leaf
-    probabilities are summed tree by tree and divided by the number of trees.
-    """
-
-    def __init__(self, pipeline: Any) -> None:
-        from sklearn.compose import ColumnTransformer
-        from sklearn.ensemble import RandomForestClassifier
-        from sklearn.pipeline import Pipeline
-
-        steps = getattr(pipeline, "steps", None)
-        if not isinstance(pipeline, Pipeline) or steps is None or len(steps) != 2:
-            raise Unsupported("not a two-step Pipeline")
-        columns, forest = steps[0][1], steps[1][1]
-        if not isinstance(columns, ColumnTransformer) or type(forest) is not RandomForestClassifier:
-            raise Unsupported("not ColumnTransformer -> RandomForestClassifier")
-        self.forest = forest
-        self.numeric: list[tuple[list[str], np.ndarray | None, tuple[Any, Any], np.ndarray]] = []
-        self.categorical: list[tuple[str, dict[Any, int]]] = []
-        width = 0
-        for _, transformer, names in columns.transformers_:
-            if isinstance(transformer, str):
-                if transformer != "drop":
-                    raise Unsupported(f"remainder '{transformer}'")
-                continue
-            parts = [step for _, step in getattr(transformer, "steps", [("", transformer)])]
-            width = self._add_block(parts, list(names), width)
-        self.width = width
-        if forest.n_features_in_ != width:
-            raise Unsupported("feature count mismatch")
-        self._compile_trees(forest)
-
-    def _add_block(self, parts: list[Any], names: list[str], offset: int) -> int:
-        from sklearn.impute import SimpleImputer
-        from sklearn.preprocessing import OneHotEncoder, StandardScaler
-
-        imputer = parts[0] if parts and type(parts[0]) is SimpleImputer else None
-        rest = parts[1:] if imputer is not None else parts
-        if imputer is not None and (imputer.add_indicator or not _is_nan(imputer.missing_values)):
-            raise Unsupported("imputer with indicator or non-NaN missing marker")
-        if len(rest) == 1 and type(rest[0]) is OneHotEncoder:
-            encoder = rest[0]
-            if (
-                encoder.handle_unknown != "ignore"
-                or encoder.drop_idx_ is not None
-                or encoder._infrequent_enabled
-                or encoder.sparse_output
-            ):
-                raise Unsupported("one-hot encoder options")
-            for name, categories in zip(names, encoder.categories_, strict=True):
-                lookup = {value: offset + i for i, value in enumerate(categories.tolist())}
-                self.categorical.append((name, lookup))
-                offset += len(categories)
-            return offset
-        scaler = rest[0] if len(rest) == 1 and type(rest[0]) is StandardScaler else None
-        if rest and scaler is None:
-            raise Unsupported(f"step {type(rest[0]).__name__}")
-        fill = None
-        if imputer is not None:
-            fill = np.asarray(imputer.statistics_, dtype=np.float64)
-            if fill.shape != (len(names),) or np.isnan(fill).any():
-                raise Unsupported("imputer dropped an empty column")
-        mean = scale = None
-        if scaler is not None:
-            mean = scaler.mean_ if scaler.with_mean else None
-            scale = scaler.scale_ if scaler.with_std else None
-        self.numeric.append((names, fill, (mean, scale), np.arange(offset, offset + len(names))))
-        return offset + len(names)
-
-    def _compile_trees(self, forest: Any) -> None:
-        trees = [estimator.tree_ for estimator in forest.estimators_]
-        if forest.n_outputs_ != 1 or forest.n_classes_ != 2:
-            raise Unsupported("not a binary classifier")
-        sizes = np.array([tree.node_count for tree in trees])
-        offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-        left, right, feature, threshold, leaf_value = [], [], [], [], []
-        for tree, offset in zip(trees, offsets, strict=True):
-            own = np.arange(tree.node_count) + offset
-            is_leaf = tree.children_left == -1
-            left.append(np.where(is_leaf, own, tree.children_left + offset))
-            right.append(np.where(is_leaf, own, tree.children_right + offset))
-            feature.append(np.where(is_leaf, 0, tree.feature))
-            threshold.append(tree.threshold)
-            value = tree.value[:, 0, :].copy()
-            normalizer = value.sum(axis=1)[:, np.newaxis]
-            normalizer[normalizer == 0.0] = 1.0
-            leaf_value.append((value / normalizer)[:, 1])
-        self.roots = offsets.astype(np.intp)
-        self.left = np.concatenate(left).astype(np.intp)
-        self.right = np.concatenate(right).astype(np.intp)
-        self.feature = np.concatenate(feature).astype(np.intp)
-        self.threshold = np.concatenate(threshold)
-        self.leaf_value = np.concatenate(leaf_value)
-        self.trees = trees
-        self.depth = max(tree.max_depth for tree in trees)
-        self.n_trees = len(trees)
-
-    def transform(self, columns: dict[str, list[Any]]) -> np.ndarray:
-        """The ColumnTransformer's output for checked columns (numbers as floats, NaN missing)."""
-        rows = len(next(iter(columns.values())))
-        out = np.zeros((rows, self.width))
-        for names, fill, (mean, scale), where in self.numeric:
-            block = np.array([columns[name] for name in names], dtype=np.float64).T
-            if fill is not None:
-                missing = np.isnan(block)
-                if missing.any():
-                    block = np.where(missing, fill, block)
-            if mean is not None:
-                block = block - mean
-            if scale is not None:
-                block = block / scale
-            out[:, where] = block
-        for name, lookup in self.categorical:
-            for row, value in enumerate(columns[name]):
-                if value is None:
-                    raise Unsupported("a missing category: the pipeline's imputer decides")
-                index = lookup.get(value)
-                if index is not None:
-                    out[row, index] = 1.0
-        return out
-
-    def predict(self, columns: dict[str, list[Any]]) -> np.ndarray:
-        """Probability of the positive class, one per row."""
-        features = self.transform(columns)
-        if np.isnan(features).any():
-            return self.forest.predict_proba(features)[:, 1]
-        if len(features) > SMALL_BATCH:
-            inputs = np.ascontiguousarray(features, dtype=np.float32)
-            total = np.zeros(len(features))
-            for tree, root in zip(self.trees, self.roots, strict=True):
-                total += self.leaf_value[tree.apply(inputs) + root]
-            return total / self.n_trees
-        inputs = features.astype(np.float32).astype(np.float64)
-        rows = np.arange(len(features))[np.newaxis, :]
-        node = np.repeat(self.roots[:, np.newaxis], len(features), axis=1)
-        for _ in range(self.depth):
-            goes_left = inputs[rows, self.feature[node]] <= self.threshold[node]
-            node = np.where(goes_left, self.left[node], self.right[node])
-        return np.cumsum(self.leaf_value[node], axis=0)[-1] / self.n_trees
-
-
-def _is_nan(value: object) -> bool:
-    return isinstance(value, float) and np.isnan(value)
-
-
-def probe_frame(pipeline: Any, features: tuple[Feature, ...], rows: int = 96) -> pd.DataFrame:
-    """Rows that exercise every imputer, category (known and unknown) and deep tree branches."""
-    rng = np.random.default_rng(0)
-    frame: dict[str, list[Any]] = {}
-    categories = known_categories(pipeline)
-    for feature in features:
-        if feature.numeric:
-            values = rng.normal(0.0, 1.0, rows) * rng.choice([1.0, 10.0, 100.0, 1000.0], rows)
-            values[::7] = np.nan
-            values[1::11] = np.round(values[1::11])
-            frame[feature.name] = values.tolist()
-        else:
-            known = sorted(categories.get(feature.name, ()))
-            choices = [*known, "__unknown__"]
-            frame[feature.name] = [choices[i % len(choices)] for i in rng.permutation(rows)]
-    return pd.DataFrame(frame)
-
-
-def compile_checked(pipeline: Any, features: tuple[Feature, ...]) -> CompiledPipeline | None:
-    """The compiled path, only if it reproduces the pipeline on probe rows (one and many)."""
-    try:
-        compiled = CompiledPipeline(pipeline)
-        probe = probe_frame(pipeline, features)
-        expected = pipeline.predict_proba(probe)[:, 1]
-        columns = {name: probe[name].tolist() for name in probe.columns}
-        small = np.concatenate(
-            [
-                compiled.predict({name: values[i : i + 1] for name, values in columns.items()})
-                for i in range(len(probe))
-            ]
-        )
-        batch = compiled.predict(columns)
-        many = compiled.predict({name: values * 2 for name, values in columns.items()})
-    except (Unsupported, KeyError, ValueError, TypeError, AttributeError) as err:
-        print(
-            f"serve: compiled path unavailable ({err}); serving through the pipeline",
-            file=sys.stderr,
-        )
-        return None
-    for got in (small, batch, many[: len(probe)]):
-        if not np.allclose(got, expected, rtol=0.0, atol=TOLERANCE):
-            print(
-                "serve: compiled path disagrees with the pipeline; serving through the pipeline",
-                file=sys.stderr,
-            )
-            return None
-    return compiled
-
-
-def known_categories(pipeline: Any) -> dict[str, frozenset[str]]:
-    """Categories each one-hot encoded column was fitted on (for the unknown-category warning)."""
-    from sklearn.preprocessing import OneHotEncoder
-
-    found: dict[str, frozenset[str]] = {}
-    columns = getattr(pipeline, "steps", [(None, None)])[0][1]
-    for _, transformer, names in getattr(columns, "transformers_", []):
-        for _, step in getattr(transformer, "steps", [("", transformer)]):
-            if isinstance(step, OneHotEncoder):
-                for name, categories in zip(names, step.categories_, strict=True):
-                    found[name] = frozenset(str(value) for value in categories.tolist())
-    return found
 
 
 def build_features(

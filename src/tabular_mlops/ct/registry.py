@@ -1,0 +1,106 @@
+"""The promotion's view of the MLflow registry: the aliases it reads, the versions they name,
+their models, and the tags and alias it writes. Only these functions touch MLflow, so a registry
+that is unreachable or inconsistent fails as one line before anything changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from tabular_mlops.core.errors import PipelineError, first_line
+from tabular_mlops.core.lineage import tracking_uri
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+#: Registered-model tag naming the version `champion` was last moved to. MLflow drops an alias
+#: with its version, so this is how a deleted champion is told apart from "never had one".
+CHAMPION_TAG = "promotion.champion_version"
+
+
+def connect() -> Any:
+    """A client on the store the track stage registered the challenger in."""
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri())
+    return mlflow.MlflowClient(tracking_uri())
+
+
+def registry_error(err: BaseException) -> PipelineError:
+    """Any MLflow failure as one line naming the store, so a wrong URI is obvious."""
+    return PipelineError(f"registry {tracking_uri()}: {first_line(err)[:300]}")
+
+
+def _registered(client: Any, name: str) -> Any | None:
+    """The registered model (aliases and tags included), or None when it does not exist."""
+    try:
+        return client.get_registered_model(name)
+    except Exception as err:
+        if getattr(err, "error_code", "") == "RESOURCE_DOES_NOT_EXIST":
+            return None
+        raise registry_error(err) from None
+
+
+def _version(client: Any, name: str, version: str) -> Any:
+    try:
+        return client.get_model_version(name, version)
+    except Exception as err:
+        raise registry_error(err) from None
+
+
+def resolve(client: Any, name: str, allow_bootstrap: bool) -> tuple[Any, Any | None]:
+    """The challenger's and the champion's model versions (champion None: bootstrap)."""
+    model = _registered(client, name)
+    aliases = dict(model.aliases) if model is not None else {}
+    if CHALLENGER not in aliases:
+        raise PipelineError(
+            f"registry: {name} has no alias '{CHALLENGER}' (nothing registered yet, or its "
+            "version was deleted): run `make repro`"
+        )
+    challenger = _version(client, name, str(aliases[CHALLENGER]))
+    if CHAMPION in aliases:
+        return challenger, _version(client, name, str(aliases[CHAMPION]))
+    last = (model.tags or {}).get(CHAMPION_TAG)
+    if last is not None and not allow_bootstrap:
+        versions = {str(v.version) for v in _search(client, name)}
+        what = "was deleted" if last not in versions else "lost the alias"
+        raise PipelineError(
+            f"registry: {name} alias '{CHAMPION}' is gone (version {last} {what}); "
+            "set the alias to a version by hand, or run with --allow-bootstrap"
+        )
+    return challenger, None
+
+
+def _search(client: Any, name: str) -> list[Any]:
+    try:
+        return list(client.search_model_versions(f"name = '{name}'"))
+    except Exception as err:
+        raise registry_error(err) from None
+
+
+def load(name: str, version: Any, alias: str) -> Any:
+    """The version's sklearn model; a model that does not load is bad input, not a crash."""
+    import mlflow
+
+    uri = f"models:/{name}/{version.version}"
+    try:
+        return mlflow.sklearn.load_model(uri)
+    except Exception as err:  # missing artifacts, corrupt pickle, unreachable artifact store
+        raise PipelineError(
+            f"{uri} ({alias}): cannot load model "
+            f"({err.__class__.__name__}: {first_line(err)[:300]})"
+        ) from None
+
+
+def write_decision(
+    client: Any, name: str, version: str, tags: Mapping[str, str], moves_champion: bool
+) -> None:
+    """Tag the challenger's version with the decision; when it wins, move `champion` to it."""
+    try:
+        for key, value in tags.items():
+            client.set_model_version_tag(name, version, key, value)
+        if moves_champion:
+            client.set_registered_model_alias(name, CHAMPION, version)
+            client.set_registered_model_tag(name, CHAMPION_TAG, version)
+    except Exception as err:
+        raise registry_error(err) from None
