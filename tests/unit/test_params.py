@@ -136,3 +136,77 @@ def test_flatten_gives_dotted_names_and_joins_lists(params: Params) -> None:
     assert flat["train.n_estimators"] == params.train.n_estimators
     assert flat["data.labels"].split(",") == [str(label) for label in params.data.labels]
     assert all(not isinstance(value, dict) for value in flat.values())
+
+
+def a_category(raw: dict) -> str | None:
+    return next((n for n, s in raw["data"]["columns"].items() if s["kind"] == "category"), None)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda p: p["evaluate"].update(slice_columns=["no_such_column"]),
+            "key 'evaluate.slice_columns': 'no_such_column' is not a feature column",
+        ),
+        (
+            lambda p: p["evaluate"].update(bands={"no_such_column": [0, 1]}),
+            "key 'evaluate.bands': 'no_such_column' is not a numeric feature",
+        ),
+        (
+            lambda p: p["simulate"].update(linked={"no_such_column": []}),
+            "key 'simulate.linked': 'no_such_column'",
+        ),
+        (
+            lambda p: p["behaviour"].update(invariant=["no_such_column"]),
+            "key 'behaviour.invariant': 'no_such_column'",
+        ),
+        (
+            lambda p: p["behaviour"].update(monotonic={"no_such_column": "increasing"}),
+            "key 'behaviour.monotonic': 'no_such_column'",
+        ),
+        (
+            lambda p: p["behaviour"].update(
+                cases=[{"expect": p["data"]["labels"][0], "row": {"x": 1}}]
+            ),
+            "key 'behaviour.cases': 'x'",
+        ),
+        (
+            lambda p: p["behaviour"].update(cases=[{"expect": "no-such-label", "row": {}}]),
+            "label 'no-such-label'",
+        ),
+        (
+            lambda p: p["validate"].update(class_shares={"no-such-label": [0.1, 0.2]}),
+            "label 'no-such-label'",
+        ),
+    ],
+    ids=[
+        "slice-column",
+        "band-column",
+        "linked-column",
+        "invariant-column",
+        "monotonic-column",
+        "case-column",
+        "case-label",
+        "class-share-label",
+    ],
+)
+def test_a_key_naming_what_data_does_not_describe_is_one_line(tmp_path, root, edit, message):
+    path = write_params(tmp_path, root, edit)
+    with pytest.raises(PipelineError) as caught:
+        load_params(path)
+    text = str(caught.value)
+    assert text.startswith(f"{path}: ") and message in text and "\n" not in text
+
+
+def test_a_category_order_value_must_be_one_of_the_columns_values(tmp_path, root) -> None:
+    raw = yaml.safe_load((root / "params.yaml").read_text(encoding="utf-8"))
+    column = a_category(raw)
+    if column is None:
+        raw["data"]["columns"]["added_category"] = {"kind": "category", "values": ["a", "b"]}
+        column = "added_category"
+    raw["behaviour"]["category_order"] = {column: ["never-a-value"]}
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    with pytest.raises(PipelineError, match=f"behaviour.category_order.{column}': 'never-a-value'"):
+        load_params(path)

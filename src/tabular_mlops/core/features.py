@@ -8,7 +8,9 @@ params.yaml then re-runs validate and prepare, and nothing retrains unless the d
 from __future__ import annotations
 
 import pandas as pd
-from pandas.api.types import is_numeric_dtype
+from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+from tabular_mlops.core.params import DataParams
 
 
 def feature_kinds(
@@ -24,3 +26,28 @@ def feature_frame(frame: pd.DataFrame, target: str, id_column: str | None) -> pd
     """The features of a prepared split in the model's column order."""
     numeric, categorical = feature_kinds(frame, target, id_column)
     return frame.loc[:, [*numeric, *categorical]]
+
+
+def typed_features(frame: pd.DataFrame, data: DataParams) -> pd.DataFrame:
+    """The feature columns as the model is fitted on them: numbers as floats (blanks and text
+    become NaN, which the model imputes), categories as stripped text (" a" and "a" are one)."""
+    out = pd.DataFrame(index=frame.index)
+    for column in data.numeric:
+        out[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+    for column in data.categorical:
+        values = frame[column].astype("string").str.strip().astype(object)
+        out[column] = values.where(values.notna(), None)
+    return out
+
+
+def label_codes(values: pd.Series, data: DataParams) -> pd.Series:
+    """1.0 for the positive label, 0.0 for the other, NaN for anything else.
+
+    Labels match by their text, so `1` in params.yaml matches a CSV's `1` (or `1.0`, once a
+    missing value made pandas read the column as floats) however the column was typed.
+    """
+    text = values.astype("string").str.strip()
+    if is_numeric_dtype(values) and not is_bool_dtype(values):
+        text = text.str.replace(r"\.0$", "", regex=True)
+    mapping = {str(data.positive_label): 1.0, str(data.negative_label): 0.0}
+    return text.map(mapping).astype("float64")

@@ -344,8 +344,65 @@ def _lists_to_tuples(value: Any) -> Any:
 
 
 def load_params(path: Path = DEFAULT_PARAMS) -> Params:
-    """Load and check the whole of params.yaml."""
-    return parse(read_yaml(path), Params, path=path)
+    """Load and check the whole of params.yaml, including that its sections agree."""
+    params = parse(read_yaml(path), Params, path=path)
+    problem = _first_dangling_reference(params)
+    if problem is not None:
+        raise PipelineError(f"{path}: {problem}")
+    return params
+
+
+def _first_dangling_reference(params: Params) -> str | None:
+    """A key that names a column, a label or a value that `data` does not describe."""
+    data = params.data
+    labels = {str(label) for label in data.labels}
+    checks: list[tuple[str, object, tuple[str, ...], str]] = [
+        ("evaluate.slice_columns", c, data.features, "a feature column")
+        for c in params.evaluate.slice_columns
+    ]
+    checks += [
+        ("evaluate.bands", c, data.numeric, "a numeric feature") for c in params.evaluate.bands
+    ]
+    checks += [
+        ("simulate.linked", c, data.numeric, "a numeric feature") for c in params.simulate.linked
+    ]
+    checks += [
+        ("simulate.linked", c, data.numeric, "a numeric feature")
+        for linked in params.simulate.linked.values()
+        for c in linked
+    ]
+    behaviour = params.behaviour
+    checks += [
+        ("behaviour.invariant", c, data.features, "a feature column") for c in behaviour.invariant
+    ]
+    checks += [
+        ("behaviour.monotonic", c, data.numeric, "a numeric feature") for c in behaviour.monotonic
+    ]
+    checks += [
+        ("behaviour.category_order", c, data.categorical, "a category feature")
+        for c in behaviour.category_order
+    ]
+    checks += [
+        ("behaviour.cases", c, data.features, "a feature column")
+        for case in behaviour.cases
+        for c in case.row
+    ]
+    for key, name, allowed, what in checks:
+        if name not in allowed:
+            return f"key '{key}': {name!r} is not {what} of data.columns"
+    for column, order in behaviour.category_order.items():
+        values = {str(value) for value in data.columns[column].values or ()}
+        unknown = [value for value in order if str(value) not in values]
+        if unknown:
+            return (
+                f"key 'behaviour.category_order.{column}': {unknown[0]!r} is not one of its values"
+            )
+    for label in [*params.validate.class_shares, *(case.expect for case in behaviour.cases)]:
+        if str(label) not in labels:
+            return (
+                f"label {label!r} (validate.class_shares or behaviour.cases) is not in data.labels"
+            )
+    return None
 
 
 def flatten(params: object, prefix: str = "") -> dict[str, object]:

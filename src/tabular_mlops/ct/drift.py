@@ -25,6 +25,7 @@ from scipy import stats
 
 from tabular_mlops.core.batches import read_manifest, trained_raw, untrained
 from tabular_mlops.core.errors import PipelineError, exits_cleanly
+from tabular_mlops.core.features import label_codes, typed_features
 from tabular_mlops.core.github import add_summary, set_outputs
 from tabular_mlops.core.io import atomic_path, read_csv, read_model, read_parquet, write_json
 from tabular_mlops.core.lineage import file_md5
@@ -172,24 +173,15 @@ def compare_categorical(
 
 
 def typed(frame: pd.DataFrame, data: DataParams) -> pd.DataFrame:
-    """Numbers as floats, categories as stripped strings, the target as 0/1 when present."""
-    out = pd.DataFrame(index=frame.index)
-    for column in data.numeric:
-        out[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
-    for column in data.categorical:
-        values = frame[column].astype("string").str.strip().astype(object)
-        out[column] = values.where(values.notna(), None)
+    """The features typed as `prepare` types them, and the target as 0/1 when present."""
+    out = typed_features(frame, data)
     if data.target in frame.columns:
-        labels = {str(data.positive_label): 1.0, str(data.negative_label): 0.0}
-        text = frame[data.target].astype("string").str.strip()
-        if pd.api.types.is_numeric_dtype(frame[data.target]) and set(labels) == {"0", "1"}:
-            text = text.str.removesuffix(".0")
-        out[data.target] = pd.to_numeric(text.map(labels), errors="coerce")
+        out[data.target] = label_codes(frame[data.target], data)
     return out
 
 
 def check_columns(frame: pd.DataFrame, data: DataParams, what: str) -> None:
-    missing = [c for c in (*data.numeric, *data.categorical) if c not in frame.columns]
+    missing = [c for c in data.features if c not in frame.columns]
     if missing:
         raise PipelineError(f"{what}: column(s) not found: {', '.join(missing)}")
 
@@ -423,7 +415,7 @@ def read_prediction_log(path: str | Path, data: DataParams) -> tuple[pd.DataFram
 
 def model_input(frame: pd.DataFrame, data: DataParams) -> pd.DataFrame:
     """The feature columns typed as `prepare` types them, which is what the model was fitted on."""
-    features = typed(frame, data).loc[:, [*data.numeric, *data.categorical]]
+    features = typed_features(frame, data).loc[:, list(data.features)]
     return features.reset_index(drop=True)
 
 

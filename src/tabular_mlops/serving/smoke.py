@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> None:
     args, serve_args = parser.parse_known_args(argv)
     params = load_params(args.params)
     test = read_parquet(params.paths.test)
-    features = [*params.data.numeric, *params.data.categorical]
+    features = list(params.data.features)
     record = json.loads(test.loc[:0, features].to_json(orient="records"))[0]
     chosen = {"--model-path", "--model-uri"} & {arg.split("=")[0] for arg in serve_args}
     default_source = (

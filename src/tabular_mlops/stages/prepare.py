@@ -8,46 +8,28 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from tabular_mlops.core.errors import PipelineError, exits_cleanly
+from tabular_mlops.core.features import label_codes, typed_features
 from tabular_mlops.core.io import read_csv, write_parquet
 from tabular_mlops.core.params import DataParams, PrepareParams, load_params
 
 
-def encode_target(values: pd.Series, data: DataParams) -> pd.Series:
-    """The target as the model learns it: 1 for the positive label, 0 for the other.
-
-    Labels are matched by their text, so `1` in params.yaml matches a CSV's `1` however pandas
-    typed the column.
-    """
-    text = values.astype("string").str.strip()
-    mapping = {str(data.positive_label): 1, str(data.negative_label): 0}
-    unknown = sorted(set(text.dropna().unique()) - set(mapping))
-    if unknown or text.isna().any():
-        raise PipelineError(
-            f"target column '{data.target}' holds values other than "
-            f"{sorted(mapping)}: {unknown[:5] or ['<null>']}"
-        )
-    return text.map(mapping).astype("int64")
-
-
 def clean(frame: pd.DataFrame, data: DataParams) -> pd.DataFrame:
-    """Keep the id, the features and the target in a fixed order, with numeric, string and 0/1
-    target types; ignored columns are dropped.
-
-    Blank or non-numeric numeric cells become NaN (the model imputes them); categories are
-    stripped strings so " DSL" and "DSL" do not become two categories.
-    """
+    """The id, the typed features and the target as 0/1, in a fixed order; ignored and unknown
+    columns are dropped."""
     head = [data.id_column] if data.id_column is not None else []
-    columns = [*head, *data.numeric, *data.categorical, data.target]
-    missing = [column for column in columns if column not in frame.columns]
+    missing = [c for c in [*head, *data.features, data.target] if c not in frame.columns]
     if missing:
         raise PipelineError(f"column(s) not found: {', '.join(missing)}")
-    out = frame.loc[:, columns].copy()
-    for column in data.numeric:
-        out[column] = pd.to_numeric(out[column], errors="coerce").astype("float64")
-    for column in data.categorical:
-        out[column] = out[column].astype("string").str.strip().astype(object)
-        out[column] = out[column].where(out[column].notna(), None)
-    out[data.target] = encode_target(out[data.target], data)
+    codes = label_codes(frame[data.target], data)
+    if codes.isna().any():
+        unknown = frame.loc[codes.isna(), data.target].astype("string").str.strip()
+        shown = sorted(set(unknown.dropna()))[:5] or ["<null>"]
+        labels = sorted(str(label) for label in data.labels)
+        raise PipelineError(
+            f"target column '{data.target}' holds values other than {labels}: {shown}"
+        )
+    out = pd.concat([frame.loc[:, head], typed_features(frame, data)], axis=1)
+    out[data.target] = codes.astype("int64")
     return out.reset_index(drop=True)
 
 
