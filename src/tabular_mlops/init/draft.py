@@ -60,7 +60,7 @@ def looks_like_id(name: str) -> bool:
     if _ID_NAME_CASED.search(name):
         return True
     lowered = name.lower()
-    return bool(re.match(r"^(id|key|index|rownames|unnamed: ?0)$|^id[_\s.-]|[_\s.-]id$", lowered))
+    return bool(re.search(r"^(id|key|index|rownames|unnamed: ?0)$|^id[_\s.-]|[_\s.-]id$", lowered))
 
 
 def infer_task(target: pd.Series, task: str | None = None) -> str:
