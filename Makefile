@@ -198,11 +198,11 @@ ID ?=
 TASK ?=
 POSITIVE ?=
 NAME ?=
+INIT_OPTIONS = $(if $(ID),--id "$(ID)") $(if $(TASK),--task "$(TASK)") \
+	$(if $(POSITIVE),--positive "$(POSITIVE)") $(if $(NAME),--name "$(NAME)") \
+	$(if $(filter 1 true yes TRUE YES True,$(FORCE)),--force)
 init: install ## Draft params.yaml from your CSV (CSV=path TARGET=column; ID POSITIVE NAME FORCE=1)
-	python -m tabular_mlops.init --csv "$(CSV)" --target "$(TARGET)" \
-		$(if $(ID),--id "$(ID)") $(if $(TASK),--task "$(TASK)") \
-		$(if $(POSITIVE),--positive "$(POSITIVE)") $(if $(NAME),--name "$(NAME)") \
-		$(if $(filter 1 true yes TRUE YES True,$(FORCE)),--force)
+	python -m tabular_mlops.init --csv "$(CSV)" --target "$(TARGET)" $(strip $(INIT_OPTIONS))
 
 # make set-floors MARGIN=0.02   (after `make repro`: floors = metrics/metrics.json -/+ MARGIN)
 MARGIN ?= 0.02

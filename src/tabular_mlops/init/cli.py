@@ -74,7 +74,8 @@ def summary(d: Draft, params: Path, raw: Path, copied: bool) -> list[str]:
         f"  id column: {d.id_column or 'none'} ({d.id_reason})",
         f"  columns: {counts}",
     ]
-    lines += [f"  ignored {c.name!r}: {c.reason}" for c in d.columns if c.kind == "ignored"]
+    ignored = [c for c in d.columns if c.kind == "ignored"]
+    lines += [f"  ignored {c.name!r}: {c.reason}" for c in ignored]
     lines += [f"  check {c.name!r}: {c.note}" for c in d.columns if c.note]
     lines += [f"  note: {note}" for note in d.notes]
     slices = ", ".join(d.slice_columns) or "none (no category of 2 to 10 values)"
@@ -83,9 +84,9 @@ def summary(d: Draft, params: Path, raw: Path, copied: bool) -> list[str]:
         f"  slices: {slices}; bands: {bands}",
         "  review these before `make repro`:",
         "    - data.columns: each `range` is a guess widened from the data; set what is plausible",
-        "    - ignored columns: set a kind if one should be a feature",
         "    - gates: floors only ask to beat the baseline; after `make repro`, `make set-floors`",
         "    - behaviour: empty; add invariant, monotonic and cases rules you know hold",
+        *(["    - ignored columns: set a kind for any that should be a feature"] * bool(ignored)),
         f"  then: git add {raw} {params.name} && make repro",
     ]
     return lines

@@ -138,7 +138,7 @@ def find_id(
             values = frame[name]
             if values.notna().all() and values.is_unique:
                 return str(name), "named like an id, unique and never empty"
-    return None, "no column is named like an id and unique (ID=column to set one)"
+    return None, "no column is both named like an id and unique; ID=column sets one"
 
 
 def _shown(frame: pd.DataFrame, limit: int = 12) -> str:
