@@ -372,3 +372,32 @@ def test_make_passes_force_only_when_set(tmp_path: Path) -> None:
     assert "--force" not in dry("FORCE=false")
     assert "--force" in dry("FORCE=1")
     assert '--id "key"' in dry("ID=key")
+
+
+def test_rare_positives_keep_a_non_zero_lower_share() -> None:
+    data = frame(1000)
+    data["left"] = np.where(np.arange(1000) < 60, "Yes", "No")
+    low, high = drafted(data).class_shares["Yes"]
+    assert 0 < low < 0.06 < high
+
+
+def test_a_csv_already_under_data_raw_is_not_copied(project: Path, monkeypatch) -> None:
+    raw = project / "data" / "raw"
+    raw.mkdir(parents=True)
+    frame(120).to_csv(raw / "sales.csv", index=False)
+    argv = ["--csv", "data/raw/sales.csv", "--target", "left", "--root", str(project)]
+    monkeypatch.chdir(project)
+    assert main(argv) == 0
+    assert load_params(project / "params.yaml").paths.raw == "data/raw/sales.csv"
+
+
+def test_a_different_file_under_data_raw_is_not_overwritten(project: Path, capsys) -> None:
+    raw = project / "data" / "raw"
+    raw.mkdir(parents=True)
+    (raw / "sales.csv").write_text("older,data\n1,2\n")
+    assert init(project) == 1
+    assert "data/raw/sales.csv exists and differs" in capsys.readouterr().out
+    assert (raw / "sales.csv").read_text() == "older,data\n1,2\n"
+    assert not (project / "params.yaml").read_text().startswith("# Drafted")
+    assert init(project, "--force") == 0
+    assert (raw / "sales.csv").read_bytes() == (project.parent / "sales.csv").read_bytes()

@@ -28,7 +28,8 @@ loads, trains and flags real problems without false alarms on the data it was dr
   50-row batch (ingest's smallest), rounded up to 0.01, so batches do not fail by chance.
 - Validate: min_rows is a tenth of the rows (at least 50, never above the rows), max_rows 100x
   the rows; the positive class share may move by three standard errors of a 50-row batch (at
-  least 0.05) either way.
+  least 0.05) either way, but never below a quarter of the observed share, so a file with no
+  positives at all still fails.
 - Slices: up to three categories (or 0/1 columns) with 2 to 10 values, those whose smallest
   group is largest first, so each slice has test rows to judge. Bands: the quartiles of the
   numeric column whose rank correlates most with the positive class.

@@ -160,10 +160,18 @@ def main(argv: list[str] | None = None) -> int:
             shutil.copyfile(source, tmp)
     with atomic_path(params) as tmp:
         tmp.write_text(text, encoding="utf-8")
-    print("\n".join(summary(drafted, params, raw, copy)))
+    print("\n".join(summary(drafted, _shown(params), raw, copy)))
     if old_raw and old_raw != str(raw) and (root / old_raw).exists():
         print(f"  the previous paths.raw, {old_raw}, is no longer read: `git rm` it if unneeded")
     return 0
+
+
+def _shown(path: Path) -> Path:
+    """`path` relative to the working folder when it is inside it, as a user typed it."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return path
 
 
 def _old_raw(params: Path, current: str | None) -> str | None:

@@ -204,7 +204,7 @@ def draft(
         is_positive = values.map(lambda v: native(v) == positive_label if pd.notna(v) else False)
         share = float(is_positive.sum() / values.notna().sum())
         width = max(0.05, 3 * math.sqrt(share * (1 - share) / 50))
-        low = max(0.0, math.floor((share - width) * 100) / 100)
+        low = max(math.floor((share - width) * 100), math.floor(share * 25)) / 100
         high = min(1.0, math.ceil((share + width) * 100) / 100)
         class_shares = {positive_label: (low, high)}
     min_rows = min(rows, max(50, rows // 10))
