@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     if current is not None and current != text:
         allowed, why = may_overwrite(params, current)
         if not allowed:
-            blocked.append(f"{params} would change ({why})")
+            blocked.append(f"{_shown(params)} would change ({why})")
     if copy and dest.exists():
         blocked.append(f"{raw} exists and differs from {source}")
     if blocked and not args.force:
@@ -148,8 +148,8 @@ def main(argv: list[str] | None = None) -> int:
             diff = difflib.unified_diff(
                 current.splitlines(keepends=True),
                 text.splitlines(keepends=True),
-                f"{params} (now)",
-                f"{params} (init)",
+                f"{_shown(params)} (now)",
+                f"{_shown(params)} (init)",
             )
             print("".join(diff), end="")
         print(f"init: nothing written: {'; '.join(blocked)}. Run again with FORCE=1 to write.")

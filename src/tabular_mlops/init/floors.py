@@ -126,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             tmp.write_bytes(edited.encode("utf-8"))
     for name, floor in floors.items():
         old = gates[name].get("floor")
+        old = "null" if old is None else old
         sign = "-" if gates[name]["direction"] == "higher" else "+"
         print(
             f"set-floors: {name}: {old} -> {_format(floor)} "
