@@ -401,3 +401,12 @@ def test_a_different_file_under_data_raw_is_not_overwritten(project: Path, capsy
     assert not (project / "params.yaml").read_text().startswith("# Drafted")
     assert init(project, "--force") == 0
     assert (raw / "sales.csv").read_bytes() == (project.parent / "sales.csv").read_bytes()
+
+
+def test_unusable_targets_and_featureless_frames_name_the_file() -> None:
+    data = pd.DataFrame({"x": [1, 2, 3, 4], "left": [0.5, 1.5, 0.5, 1.5]})
+    with pytest.raises(PipelineError, match=r"data\.csv: target 'left' holds fractions"):
+        drafted(data)
+    only_text = pd.DataFrame({"note": ["a b c d e f"] * 4, "left": ["a", "b", "a", "b"]})
+    with pytest.raises(PipelineError, match=r"data\.csv: no column can be a feature \(note:"):
+        drafted(only_text)

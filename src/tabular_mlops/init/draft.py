@@ -180,6 +180,13 @@ def draft(
     """Draft the whole dataset configuration from the user's frame and overrides."""
     values = check_target(frame, target, source)
     task = infer_task(values, task)
+    present = values.dropna()
+    fractions = pd.api.types.is_float_dtype(present) and not (present == present.round()).all()
+    if task != "regression" and fractions:
+        raise PipelineError(
+            f"{source}: target {target!r} holds fractions (e.g. {present.iloc[0]!r}): "
+            "class labels are text or whole numbers"
+        )
     chosen_id, id_reason = find_id(frame, target, id_column, source)
     rows = len(frame)
     columns = tuple(
@@ -188,6 +195,9 @@ def draft(
         if col not in (target, chosen_id)
     )
     columns = tuple(_ignore_id_like(c) for c in columns)
+    if all(c.kind == "ignored" for c in columns):
+        why = "; ".join(f"{c.name}: {c.reason}" for c in columns[:3]) or "no other columns"
+        raise PipelineError(f"{source}: no column can be a feature ({why})")
     notes = []
     if values.isna().any():
         notes.append(f"{int(values.isna().sum())} rows have no target: the contract rejects them")
