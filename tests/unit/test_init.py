@@ -169,7 +169,7 @@ def test_positive_label_is_the_minority_unless_overridden() -> None:
     assert "minority" in d.positive_reason
     flipped = drafted(frame(), positive="No")
     assert flipped.labels == ("Yes", "No") and flipped.positive_label == "No"
-    with pytest.raises(PipelineError, match="POSITIVE='maybe'"):
+    with pytest.raises(PipelineError, match=r"data\.csv: POSITIVE='maybe' is not a target value"):
         drafted(frame(), positive="maybe")
 
 
@@ -266,8 +266,11 @@ BAD_INPUTS = {
     "missing.csv": (None, "missing.csv: file not found"),
     "garbage.csv": (bytes(range(256)) * 8, "garbage.csv: not valid UTF-8"),
     "empty.csv": (b"", "empty.csv: file is empty"),
+    "latin1.csv": (b"a,left\ncaf\xe9,x\nthe,y\n", "latin1.csv: not valid UTF-8"),
+    "ragged.csv": (b"a,left\n1,x\n2,y,3,4\n", "ragged.csv: cannot parse as CSV"),
     "header.csv": (b"a,b,left\n", "header.csv: no data rows"),
     "notarget.csv": (b"a,b,c\n1,2,3\n4,5,6\n", "notarget.csv: no column 'left' (columns: a, b, c)"),
+    "case.csv": (b"a,Left\n1,x\n2,y\n", "case.csv: no column 'left' (did you mean 'Left'?)"),
     "single.csv": (b"a,left\n1,Yes\n2,Yes\n", "single.csv: target 'left' has a single value"),
 }
 

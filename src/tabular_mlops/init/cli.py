@@ -1,6 +1,11 @@
 """`make init`: read the CSV, draft, then write params.yaml and copy the CSV under data/raw/.
 
-When params.yaml is (re)written without FORCE=1: see `may_overwrite`.
+When init writes without FORCE=1: when nothing can be lost. That is: there is no params.yaml, or
+it is the template's own example, committed and unedited (its first line is not init's header and
+`git status` shows no change to it, so git still has every byte). Anything else (a params.yaml
+init drafted before, which may hold your review; uncommitted edits; a folder outside git; a
+different file already at data/raw/<name>) prints the unified diff of params.yaml and exits 1
+without writing; FORCE=1 writes. A re-run that would write the same file does nothing, exit 0.
 """
 
 from __future__ import annotations
@@ -49,13 +54,8 @@ def git_clean(path: Path) -> bool:
 
 
 def may_overwrite(path: Path, current: str) -> tuple[bool, str]:
-    """Whether init may replace `current` (params.yaml's text) without FORCE=1, and why.
-
-    The rule: init replaces the file only when nothing in it can be lost. That is the template's
-    own example, committed and unedited: its first line is not init's header and git reports no
-    change to it. A file init drafted before, or one with uncommitted edits (or outside git),
-    may hold your review, so init shows the diff and stops unless FORCE=1.
-    """
+    """Whether init may replace `current` (params.yaml's text) without FORCE=1, and why: only
+    the template's committed, unedited example (see the module docstring)."""
     if current.startswith(HEADER):
         return False, "it was drafted by init before and may hold your review"
     if not git_clean(path):

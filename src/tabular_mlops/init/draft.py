@@ -100,7 +100,7 @@ def choose_positive(counts: pd.Series, positive: str | None) -> tuple[Any, str]:
             ):
                 return label, "POSITIVE="
         shown = ", ".join(repr(label) for label in sorted(labels, key=str))
-        raise PipelineError(f"POSITIVE={positive!r} is not a value of the target (values: {shown})")
+        raise PipelineError(f"POSITIVE={positive!r} is not a target value (values: {shown})")
     ordered = sorted(zip(labels, counts.to_list(), strict=True), key=lambda lc: (lc[1], str(lc[0])))
     label, count = ordered[0]
     if count == ordered[1][1]:
@@ -152,6 +152,8 @@ def check_target(frame: pd.DataFrame, target: str, source: str) -> pd.Series:
         raise PipelineError("TARGET=column is required (make init CSV=path TARGET=column)")
     if target not in frame.columns:
         hint = " (one column only: is the file comma-separated?)" if frame.shape[1] == 1 else ""
+        near = [str(c) for c in frame.columns if str(c).lower() == target.lower()]
+        hint = f" (did you mean {near[0]!r}?)" if near else hint
         raise PipelineError(f"{source}: no column {target!r}{hint} ({_shown(frame)})")
     values = frame[target]
     distinct = values.dropna().unique()
@@ -208,7 +210,10 @@ def draft(
     if task == "binary" and len(counts) != 2:
         raise PipelineError(_unsupported(source, target, len(counts), task))
     if task == "binary":
-        positive_label, positive_reason = choose_positive(counts, positive)
+        try:
+            positive_label, positive_reason = choose_positive(counts, positive)
+        except PipelineError as err:
+            raise PipelineError(f"{source}: {err}") from None
         negative = next(native(v) for v in counts.index if native(v) != positive_label)
         labels = (negative, positive_label)
         is_positive = values.map(lambda v: native(v) == positive_label if pd.notna(v) else False)
