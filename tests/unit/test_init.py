@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -353,9 +354,12 @@ def test_uncommitted_edits_or_no_git_need_force(project: Path, capsys) -> None:
     assert init(project) == 1
     assert "not committed" in capsys.readouterr().out
     assert path.read_text().endswith("# my edit\n")
-    (project / ".git").rename(project / "git-moved")
+    shutil.rmtree(project / ".git")
     git(project, "init", "-q")
     assert init(project) == 1
+    shutil.rmtree(project / ".git")
+    assert init(project) == 1
+    assert path.read_text().endswith("# my edit\n")
 
 
 def test_make_passes_force_only_when_set(tmp_path: Path) -> None:
