@@ -1,0 +1,40 @@
+"""`make init`: draft a fork's dataset configuration (params.yaml) from its own CSV.
+
+The draft is a starting point a person reviews, so every heuristic errs towards a config that
+loads, trains and flags real problems without false alarms on the data it was drafted from:
+
+- Task: a target with exactly two distinct values is binary. Only binary is accepted today; other
+  targets are drafted the same way and refused with one line, so multiclass (a labels list) and
+  regression (no labels) are a small addition in `draft.py` and `render.py`.
+- Positive label: the minority class, as the class a model is usually asked to find (default,
+  fraud, disease); POSITIVE= overrides. Labels keep the type pandas reads (1, True, "Yes").
+- Kinds: numbers that are all whole are `integer`, other numbers `number`. Text with at most 50
+  distinct values that does not name each row is a `category`; booleans are categories
+  [false, true]. Text that is nearly unique per row, long (free text) or shaped like dates is
+  `ignored`: as a category it would only memorise rows or explode the encoding. A column with a
+  single value, or none, is ignored: it carries no signal.
+- Id column: ID= (checked: present, unique, never empty; ID=none for no id), else the first
+  column named like an id (`id`, `*_id`, `id_*`, `*Id`, `*ID`, `index`, `Unnamed: 0`) whose
+  values are unique and never empty. A column is never made the id on its values alone: a unique
+  integer may be a real quantity; such columns are reported for review instead.
+- Ranges: `range` (critical) is the observed [min, max] widened by its span on each side, never
+  below 0 for non-negative data, rounded outward: it only catches values that cannot be right
+  (unit changes, sentinels such as -999). `warn` is the observed [min, max]: new extremes are
+  worth a look, not a rejection. `median` (a warning) is the observed median +- half the
+  interquartile range, only for columns with 10 or more distinct values and a non-zero spread:
+  elsewhere (0/1 flags, mostly-zero columns) a median band is either trivially met or noise.
+  0/1 columns get range [0, 1] only.
+- Missing: the observed share of empty cells plus three standard errors of that share in a
+  50-row batch (ingest's smallest), rounded up to 0.01, so batches do not fail by chance.
+- Validate: min_rows is a tenth of the rows (at least 50, never above the rows), max_rows 100x
+  the rows; the positive class share may move by three standard errors of a 50-row batch (at
+  least 0.05) either way, but never below a quarter of the observed share, so a file with no
+  positives at all still fails.
+- Slices: up to three categories (or 0/1 columns) with 2 to 10 values, those whose smallest
+  group is largest first, so each slice has test rows to judge. Bands: the quartiles of the
+  numeric column whose rank correlates most with the positive class.
+- Gates: floors only ask the model to beat a prior-predicting baseline (roc_auc 0.5, pr_auc the
+  positive share) by a margin; `make set-floors` later sets them from measured metrics.
+
+`make set-floors` (`tabular_mlops.init.floors`) edits only the floor values in params.yaml.
+"""

@@ -1,0 +1,3 @@
+from tabular_mlops.init.cli import main
+
+raise SystemExit(main())
