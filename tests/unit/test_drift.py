@@ -13,16 +13,14 @@ import pytest
 from tabular_mlops.core.batches import batch_tags, untrained
 from tabular_mlops.core.errors import PipelineError
 from tabular_mlops.ct.decide import decide, parse_bool
-from tabular_mlops.ct.drift import (
+from tabular_mlops.ct.drift import read_prediction_log
+from tabular_mlops.ct.drift_report import histogram, render_markdown, svg_bars
+from tabular_mlops.ct.drift_stats import (
     category_counts,
     compare_categorical,
     compare_numeric,
     detect,
-    histogram,
     psi,
-    read_prediction_log,
-    render_markdown,
-    svg_bars,
 )
 from tabular_mlops.ct.ingest import Candidate, batch_text, plan_ingest
 from tabular_mlops.ct.simulate import Shift, parse_covariate, parse_share, simulate
