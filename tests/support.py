@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tabular_mlops.core.params import ColumnSpec, DataParams, Params
+from tabular_mlops.core.dataset import ColumnSpec, DataParams
+from tabular_mlops.core.params import Params
 
 SAMPLE_ROWS = 300
 SEED = 20261125

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from tabular_mlops.core.params import ColumnSpec, DataParams, Params, ValidateParams
+from tabular_mlops.core.dataset import ColumnSpec, DataParams, ValidateParams
+from tabular_mlops.core.params import Params
 
 if TYPE_CHECKING:
     from great_expectations import ExpectationSuite
