@@ -3,6 +3,7 @@ fork's own data after `make init`. Nothing here names a column of any particular
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -146,3 +147,10 @@ def documented_shifts(
         data.target,
     )
     return shifts
+
+
+def shift_arguments(shift: Shift) -> str:
+    """The simulator's command-line form of `shift`, quoted for the shell `make` runs."""
+    words = [f"--covariate={column}={change:+.0%}" for column, change in shift.covariate.items()]
+    words += [f"--share={column}={value}:{share:.4f}" for column, value, share in shift.shares]
+    return " ".join(shlex.quote(word) for word in words)

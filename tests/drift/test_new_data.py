@@ -6,7 +6,6 @@ as an operator's day would. Every column, label and path comes from params.yaml.
 from __future__ import annotations
 
 import json
-import shlex
 
 import pandas as pd
 import pytest
@@ -17,7 +16,7 @@ from tabular_mlops.core.lineage import file_md5
 from tabular_mlops.core.params import NUMERIC_KINDS, DataParams, Params
 from tabular_mlops.ct.simulate import Shift, fresh_ids
 from tests.drift.conftest import make
-from tests.support import documented_shifts, outside
+from tests.support import documented_shifts, outside, shift_arguments
 
 BATCH_ROWS = 1000
 
@@ -41,13 +40,6 @@ def rejected_cell(data: DataParams) -> tuple[str, object]:
 def shipped_ids(project, params: Params) -> pd.Series:
     assert params.data.id_column is not None
     return read_csv(project.path / params.paths.raw)[params.data.id_column]
-
-
-def shift_arguments(shift: Shift) -> str:
-    """The simulator's command-line form of `shift`, quoted for the shell `make` runs."""
-    words = [f"--covariate={column}={change:+.0%}" for column, change in shift.covariate.items()]
-    words += [f"--share={column}={value}:{share:.4f}" for column, value, share in shift.shares]
-    return " ".join(shlex.quote(word) for word in words)
 
 
 @pytest.fixture(scope="module")
