@@ -28,8 +28,8 @@ def outputs(path) -> dict[str, str]:
 def rejected_cell(data: DataParams) -> tuple[str, object]:
     """A column and a value its contract rejects: an unknown category, else a number beyond its
     critical range."""
-    for name in data.categorical:
-        return name, f"not-a-{name}"
+    if data.categorical:
+        return data.categorical[0], f"not-a-{data.categorical[0]}"
     for name, spec in data.columns.items():
         if spec.kind in NUMERIC_KINDS and spec.range is not None:
             value = outside(spec)
@@ -37,17 +37,12 @@ def rejected_cell(data: DataParams) -> tuple[str, object]:
     raise AssertionError("params.yaml gives no column a rule a single cell can break")
 
 
-def shipped_ids(project, params: Params) -> pd.Series:
-    assert params.data.id_column is not None
-    return read_csv(project.path / params.paths.raw)[params.data.id_column]
-
-
-@pytest.fixture(scope="module")
-def feature_shift(project, params: Params) -> tuple[Shift, str, set[str]]:
+@pytest.fixture
+def feature_shift(root, params: Params) -> tuple[Shift, str, set[str]]:
     """A shift of one feature, the column the check must name, and the features it cannot move:
     a numeric change leaves every feature but the column and the columns linked to it; a share
     shift re-weights whole rows, so it may move any feature."""
-    raw = read_csv(project.path / params.paths.raw)
+    raw = read_csv(root / params.paths.raw)
     shifts = documented_shifts(raw, params.data, params.drift.discrete_max_values)
     shift, column = next(pair for pair in shifts.values() if pair[1] != params.data.target)
     moved = {column, *params.simulate.linked.get(column, ())}
@@ -81,7 +76,8 @@ def test_a_corrupt_batch_is_quarantined_and_the_training_set_is_unchanged(
     incoming.mkdir(exist_ok=True)
     batch = pd.read_csv(project.path / paths.raw).head(100).copy()
     if data.id_column is not None:
-        batch[data.id_column] = fresh_ids(shipped_ids(project, params), len(batch), seed=3)
+        shipped = read_csv(project.path / paths.raw)[data.id_column]
+        batch[data.id_column] = fresh_ids(shipped, len(batch), seed=3)
     column, value = rejected_cell(data)
     batch[column] = batch[column].astype(object)
     batch.loc[3, column] = value
