@@ -1,8 +1,8 @@
 """Issue 7's speed figures: this project's service vs `mlflow models serve`, same model, one run.
 
-Both servers serve the same registered model version (models/model.pkl logged and registered as
-`churn-classifier@champion` in a scratch MLflow store), one worker each, on loopback; this script
-is the client, a second process, over one keep-alive connection per server.
+Both servers serve the same registered model version (paths.model logged and registered as
+`<track.registered_model>@champion` in a scratch MLflow store), one worker each, on loopback;
+this script is the client, a second process, over one keep-alive connection per server.
 
   single   one-record requests, one after another: latency p50 and p99 (ms)
   batch    1,000-record requests: rows per second
@@ -34,10 +34,8 @@ from _common import ROOT, scratch
 from tabular_mlops.core.params import load_params
 from tabular_mlops.serving.smoke import HOST, free_port, start_service, stop, wait_ready
 
-NAME = "churn-classifier"
 
-
-def register(store: str, model_path: Path, example: pd.DataFrame) -> None:
+def register(store: str, name: str, model_path: Path, example: pd.DataFrame) -> None:
     """Log the pipeline's model as `track` does and make it the champion of a scratch store."""
     import mlflow
     from mlflow import MlflowClient
@@ -54,14 +52,14 @@ def register(store: str, model_path: Path, example: pd.DataFrame) -> None:
             input_example=example,
             pyfunc_predict_fn="predict_proba",
             serialization_format="cloudpickle",
-            registered_model_name=NAME,
+            registered_model_name=name,
         )
     MlflowClient(store).set_registered_model_alias(
-        NAME, "champion", str(logged.registered_model_version)
+        name, "champion", str(logged.registered_model_version)
     )
 
 
-def start_mlflow(port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+def start_mlflow(port: int, name: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
         return subprocess.Popen(
             [
@@ -69,7 +67,7 @@ def start_mlflow(port: int, env: dict[str, str], log: Path) -> subprocess.Popen[
                 "models",
                 "serve",
                 "-m",
-                f"models:/{NAME}@champion",
+                f"models:/{name}@champion",
                 "--env-manager",
                 "local",
                 "-h",
@@ -125,7 +123,8 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=30, help="1,000-record requests")
     args = parser.parse_args()
     params = load_params(ROOT / "params.yaml")
-    features = [*params.data.numeric, *params.data.categorical]
+    features = list(params.data.features)
+    name = params.track.registered_model
     test = pd.read_parquet(ROOT / params.paths.test)
     records = json.loads(test[features].to_json(orient="records"))
     work = scratch()
@@ -136,12 +135,12 @@ def main() -> None:
     }
     os.environ.update(env)
     os.chdir(work)  # the scratch store keeps its artifacts (mlruns/) beside itself
-    register(env["MLFLOW_TRACKING_URI"], ROOT / params.paths.model, test[features].head(5))
+    register(env["MLFLOW_TRACKING_URI"], name, ROOT / params.paths.model, test[features].head(5))
     ours_port, mlflow_port = free_port(), free_port()
     ours = start_service(
         ["--params", str(ROOT / "params.yaml")], port=ours_port, log=work / "ours.log"
     )
-    theirs = start_mlflow(mlflow_port, env, work / "mlflow.log")
+    theirs = start_mlflow(mlflow_port, name, env, work / "mlflow.log")
     try:
         wait_ready(ours_port, ours)
         wait_ready(mlflow_port, theirs, timeout=180, path="/ping")

@@ -1,4 +1,4 @@
-"""Issue 3's speed figures: the data contract on the shipped data and on it resampled 100x, 1,000x.
+"""Issue 3's speed figures: the data contract on the configured data and it resampled 100x, 1,000x.
 
   validation   run_suite() on a frame already in memory (CSV parsing excluded): seconds, rows/s
   memory       peak resident memory added while validating, as a multiple of the frame's size
@@ -6,8 +6,9 @@
   whole stage  `python -m tabular_mlops.stages.validate --csv FILE` in a fresh process: GX
                import, CSV parsing, validation, report and Data Docs
 
-Resampled rows get fresh customer ids, so every scale passes the contract (as a real extract
-would) and the time is the passing path's. Target: 7M rows validated in < 10 s, memory < 3x.
+The data is the raw file params.yaml names (paths.raw). Resampled rows get fresh ids when the
+data has an id column, so every scale passes the contract (as a real extract would) and the time
+is the passing path's. Target: 7M rows validated in < 10 s, memory < 3x.
 Usage: python benchmarks/validate.py [--scales 1 100 1000] [--repeats 3] [--no-stage]
 """
 
@@ -26,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -63,12 +65,13 @@ class PeakRss:
         self.peak = max(self.peak, rss())
 
 
-def resample(frame: pd.DataFrame, scale: int, seed: int = 0) -> pd.DataFrame:
+def resample(frame: pd.DataFrame, scale: int, id_column: str | None, seed: int = 0) -> pd.DataFrame:
     if scale == 1:
         return frame
     rows = np.random.default_rng(seed).integers(0, len(frame), len(frame) * scale)
     out = frame.iloc[rows].reset_index(drop=True)
-    out["customer_id"] = np.arange(1, len(out) + 1)
+    if id_column is not None:
+        out[id_column] = np.arange(1, len(out) + 1)
     return out
 
 
@@ -95,10 +98,9 @@ def validation(frame: pd.DataFrame, params: Params, repeats: int) -> tuple[float
 def whole_stage(frame: pd.DataFrame, work: Path) -> float:
     csv_path, params_path = work / "extract.csv", work / "params.yaml"
     frame.to_csv(csv_path, index=False)
-    text = (ROOT / "params.yaml").read_text(encoding="utf-8")
-    params_path.write_text(
-        text.replace("max_rows: 1000000", f"max_rows: {max(len(frame), 1)}", 1), encoding="utf-8"
-    )
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
+    raw["validate"]["max_rows"] = max(len(frame), raw["validate"]["max_rows"])
+    params_path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
     command = [sys.executable, "-m", "tabular_mlops.stages.validate", "--params", str(params_path)]
     command += ["--csv", str(csv_path), "--out", str(work / "v.json")]
     command += ["--docs", str(work / "docs")]
@@ -117,13 +119,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-stage", action="store_true", help="skip the whole-stage timing")
     args = parser.parse_args()
-    shipped = read_extract(ROOT / "data/raw/churn.csv")
+    configured = load_params(ROOT / "params.yaml")
+    shipped = read_extract(ROOT / configured.paths.raw)
     run_suite(shipped, build_suite(bench_params(len(shipped))))  # warm GX's imports and caches
     rows_out = []
     work = Path(tempfile.mkdtemp(prefix="bench-validate-"))
     try:
         for scale in args.scales:
-            frame = resample(shipped, scale)
+            frame = resample(shipped, scale, configured.data.id_column)
             size = int(frame.memory_usage(deep=True).sum())
             seconds, added = validation(frame, bench_params(len(frame)), args.repeats)
             stage = None if args.no_stage else whole_stage(frame, work)
@@ -131,7 +134,10 @@ def main() -> None:
             del frame
     finally:
         remove(work)
-    print(f"{os.cpu_count()} cores; validation = median of {args.repeats} runs")
+    print(
+        f"{configured.paths.raw}; {os.cpu_count()} cores; "
+        f"validation = median of {args.repeats} runs"
+    )
     print("| data | rows | validation s | rows/s | frame MB | peak added MB | x frame | stage s |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for scale, rows, seconds, size, added, stage in rows_out:

@@ -3,6 +3,7 @@ fork's own data after `make init`. Nothing here names a column of any particular
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import pandas as pd
 
 from tabular_mlops.core.dataset import ColumnSpec, DataParams
 from tabular_mlops.core.params import Params
+from tabular_mlops.ct.simulate import Shift
 
 SAMPLE_ROWS = 300
 SEED = 20261125
@@ -79,3 +81,84 @@ def load_params_at_root() -> Params:
     from tabular_mlops.core.params import load_params
 
     return load_params(Path(__file__).resolve().parents[1] / "params.yaml")
+
+
+#: The size of each documented drift: a relative change of a numeric column, and the points a
+#: share (a category value's, or the positive label's) moves by.
+RELATIVE_SHIFT = 0.15
+SHARE_SHIFT = 0.15
+
+
+def moved_share(share: float) -> float:
+    """A share moved by SHARE_SHIFT towards a half and beyond: always room in (0, 1)."""
+    return share + SHARE_SHIFT if share <= 0.5 else share - SHARE_SHIFT
+
+
+def covariate_column(frame: pd.DataFrame, data: DataParams, distinct_over: int) -> str | None:
+    """The numeric feature a relative shift moves furthest for its spread (largest |mean|/std),
+    among those with more than `distinct_over` values (drift tests fewer as categories)."""
+    best, score = None, 0.0
+    for name in data.numeric:
+        values = pd.to_numeric(frame[name], errors="coerce").dropna()
+        spread = float(values.std()) if len(values) > 1 else 0.0
+        if values.nunique() <= distinct_over or spread == 0:
+            continue
+        if abs(float(values.mean())) / spread > score:
+            best, score = name, abs(float(values.mean())) / spread
+    return best
+
+
+def share_shift(frame: pd.DataFrame, data: DataParams) -> tuple[str, str, float] | None:
+    """(column, value, new share): the commonest value of the category column where that value's
+    share is nearest a half, so it can move either way; None without a category column."""
+    best, distance = None, 1.0
+    for name in data.categorical:
+        shares = frame[name].astype("string").str.strip().value_counts(normalize=True)
+        if len(shares) < 2:
+            continue
+        value, share = str(shares.index[0]), float(shares.iloc[0])
+        if abs(share - 0.5) < distance:
+            best, distance = (name, value, moved_share(share)), abs(share - 0.5)
+    return best
+
+
+def positive_share(frame: pd.DataFrame, data: DataParams) -> float:
+    labels = frame[data.target].astype("string").str.strip()
+    return float(labels.eq(str(data.positive_label)).mean())
+
+
+def documented_shifts(
+    frame: pd.DataFrame, data: DataParams, distinct_over: int
+) -> dict[str, tuple[Shift, str]]:
+    """Each kind of drift the simulator injects, chosen from this data and named by its column:
+    {description: (shift, column the drift check must name)}. A kind the data cannot have (no
+    continuous numeric column, no category column) is left out."""
+    shifts: dict[str, tuple[Shift, str]] = {}
+    column = covariate_column(frame, data, distinct_over)
+    if column is not None:
+        shifts[f"{column} {RELATIVE_SHIFT:+.0%} (covariate)"] = (
+            Shift(covariate={column: RELATIVE_SHIFT}),
+            column,
+        )
+    chosen = share_shift(frame, data)
+    if chosen is not None:
+        name, value, share = chosen
+        before = frame[name].astype("string").str.strip().eq(value).mean()
+        shifts[f"{name}={value} share {before:.0%} -> {share:.0%} (covariate)"] = (
+            Shift(shares=(chosen,)),
+            name,
+        )
+    before = positive_share(frame, data)
+    label = str(data.positive_label)
+    shifts[f"{data.target}={label} share {before:.0%} -> {moved_share(before):.0%} (prior)"] = (
+        Shift(shares=((data.target, label, moved_share(before)),)),
+        data.target,
+    )
+    return shifts
+
+
+def shift_arguments(shift: Shift) -> str:
+    """The simulator's command-line form of `shift`, quoted for the shell `make` runs."""
+    words = [f"--covariate={column}={change:+.0%}" for column, change in shift.covariate.items()]
+    words += [f"--share={column}={value}:{share:.4f}" for column, value, share in shift.shares]
+    return " ".join(shlex.quote(word) for word in words)

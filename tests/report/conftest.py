@@ -18,7 +18,11 @@ from typing import Any
 import pytest
 import yaml
 
+from tabular_mlops.core.params import Params
+from tests.support import write_sample
+
 ROOT = Path(__file__).resolve().parents[2]
+BASE_ROWS = 100
 BIN = Path(sys.executable).parent
 
 
@@ -54,10 +58,12 @@ def roc(points: int = 5, lift: float = 0.0) -> list[dict[str, float]]:
 
 
 class PullRequestRepo:
-    """A repository whose `main` is the base and whose working branch `pr` is the head."""
+    """A repository whose `main` is the base and whose working branch `pr` is the head; `raw` is
+    its data file, at the path params.yaml names."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, raw: str) -> None:
         self.path = path
+        self.raw = raw
 
     def write(self, name: str, content: Any) -> None:
         target = self.path / name
@@ -112,17 +118,18 @@ def table_row(markdown: str, first_cell: str) -> list[str]:
 
 
 @pytest.fixture
-def pr_repo(tmp_path: Path) -> PullRequestRepo:
-    """Base commit on `main`: params, 100 rows of data, metrics and plots; then branch `pr`."""
+def pr_repo(tmp_path: Path, params: Params) -> PullRequestRepo:
+    """Base commit on `main`: params, a sample of the configured data, metrics and plots; then
+    branch `pr`."""
     path = tmp_path / "repo"
     path.mkdir()
     for name in ("dvc.yaml", "params.yaml", ".dvcignore"):
         shutil.copy2(ROOT / name, path / name)
     shutil.copytree(ROOT / ".dvc", path / ".dvc", ignore=shutil.ignore_patterns("tmp", "cache"))
-    (path / "data/raw").mkdir(parents=True)
-    sample = (ROOT / "tests/fixtures/churn_sample.csv").read_text().splitlines()
-    (path / "data/raw/churn.csv").write_text("\n".join(sample[:101]) + "\n")
-    repo = PullRequestRepo(path)
+    raw = path / params.paths.raw
+    raw.parent.mkdir(parents=True)
+    write_sample(params, ROOT, raw, rows=BASE_ROWS)
+    repo = PullRequestRepo(path, params.paths.raw)
     gated(repo)
     repo.write("metrics/metrics.json", base_metrics())
     repo.write("plots/roc.json", roc())

@@ -1,4 +1,7 @@
-"""The pure core of the report: layout pinned by a golden file, size limit, verdicts."""
+"""The pure core of the report: layout pinned by a golden file, size limit, verdicts.
+
+The inputs are made up here with neutral names (a `segment` slice column, `positive` and
+`negative` labels): the report's layout does not depend on any dataset."""
 
 from __future__ import annotations
 
@@ -31,8 +34,8 @@ def sample_inputs(**overrides) -> ReportInputs:
                 "baseline.roc_auc": {"old": 0.5, "new": 0.5},
             },
             "metrics/slices.json": {
-                "slices.contract.Two year.roc_auc": {"old": 0.80, "new": 0.70},
-                "slices.contract.One year.roc_auc": {"old": 0.78, "new": 0.785},
+                "slices.segment.B.roc_auc": {"old": 0.80, "new": 0.70},
+                "slices.segment.A.roc_auc": {"old": 0.78, "new": 0.785},
             },
             "reports/validation.json": {"evaluated": {"old": 40, "new": 40}},
         },
@@ -49,15 +52,15 @@ def sample_inputs(**overrides) -> ReportInputs:
                 "x": "predicted",
                 "y": "actual",
                 "template": "confusion",
-                "base": [{"actual": "churned", "predicted": "churned"}],
-                "head": [{"actual": "churned", "predicted": "retained"}],
+                "base": [{"actual": "positive", "predicted": "positive"}],
+                "head": [{"actual": "positive", "predicted": "negative"}],
             },
         },
-        data={"data/raw/churn.csv": (DataSide(7043, "aaaa" * 8), DataSide(7100, "bbbb" * 8))},
+        data={"data/raw/records.csv": (DataSide(7043, "aaaa" * 8), DataSide(7100, "bbbb" * 8))},
         validation={"success": True, "evaluated": 40, "passed": 40, "failed": 0},
         promotion=None,
         pr_number=12,
-        links={"Workflow run": "https://github.com/acme/churn/actions/runs/7"},
+        links={"Workflow run": "https://github.com/acme/tabular/actions/runs/7"},
     )
     values.update(overrides)
     return ReportInputs(**values)
@@ -73,7 +76,7 @@ def test_layout_matches_the_golden_file() -> None:
 def test_verdict_follows_the_gates() -> None:
     report = build_report(sample_inputs(), RULES, "reports/validation.json")
     assert report.failed
-    assert "`roc_auc`" in report.verdict and "`slices.contract.Two year.roc_auc`" in report.verdict
+    assert "`roc_auc`" in report.verdict and "`slices.segment.B.roc_auc`" in report.verdict
     calm = sample_inputs(metrics={"m.json": {"roc_auc": {"old": 0.84, "new": 0.835}}})
     assert not build_report(calm, RULES).failed
 
@@ -139,20 +142,20 @@ def test_slices_are_judged_as_the_promotion_gate_judges_them() -> None:
     rules = {name: slice_rules.gates[name] for name in ("roc_auc",)}
     diff = {
         "metrics/slices.json": {
-            "slices.contract.One year.rows": {"old": 300, "new": 300},
-            "slices.contract.One year.roc_auc": {"old": 0.80, "new": 0.77},
-            "slices.contract.One year.brier": {"old": 0.10, "new": 0.20},
-            "slices.contract.Two year.rows": {"old": 300, "new": 300},
-            "slices.contract.Two year.roc_auc": {"old": 0.80, "new": 0.70},
-            "slices.tenure.tiny.rows": {"old": 20, "new": 20},
-            "slices.tenure.tiny.roc_auc": {"old": 0.90, "new": 0.40},
+            "slices.segment.A.rows": {"old": 300, "new": 300},
+            "slices.segment.A.roc_auc": {"old": 0.80, "new": 0.77},
+            "slices.segment.A.brier": {"old": 0.10, "new": 0.20},
+            "slices.segment.B.rows": {"old": 300, "new": 300},
+            "slices.segment.B.roc_auc": {"old": 0.80, "new": 0.70},
+            "slices.band.tiny.rows": {"old": 20, "new": 20},
+            "slices.band.tiny.roc_auc": {"old": 0.90, "new": 0.40},
         }
     }
     _, slices = rows_from_diff(diff, rules, slice_rules=slice_rules)
     judged = {row.name: row.regressed or row.below_floor for row in slices if row.rule}
     assert judged == {
-        "slices.contract.One year.roc_auc": False,  # 0.03 worse: within the slice tolerance
-        "slices.contract.Two year.roc_auc": True,  # 0.10 worse: beyond it
+        "slices.segment.A.roc_auc": False,  # 0.03 worse: within the slice tolerance
+        "slices.segment.B.roc_auc": True,  # 0.10 worse: beyond it
     }
 
 

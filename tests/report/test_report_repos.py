@@ -41,14 +41,15 @@ def test_metric_below_its_floor_fails_even_without_a_base(pr_repo) -> None:
 
 
 def test_changed_data_shows_rows_and_digest(pr_repo) -> None:
-    data = pr_repo.path / "data/raw/churn.csv"
+    data = pr_repo.path / pr_repo.raw
     lines = data.read_text().splitlines()
     data.write_text("\n".join(lines + lines[1:21]) + "\n")
     pr_repo.commit("twenty more rows")
     pr_repo.report("--base", "main")
     md = pr_repo.markdown
-    assert "`data/raw/churn.csv` (changed)" in md
-    assert table_row(md, "rows")[1:] == ["100", "120"]
+    assert f"`{pr_repo.raw}` (changed)" in md
+    rows = len(lines) - 1
+    assert table_row(md, "rows")[1:] == [f"{rows:,}", f"{rows + 20:,}"]
     base_md5, head_md5 = table_row(md, "md5")[1:]
     assert base_md5 != head_md5
 
@@ -120,14 +121,14 @@ def test_marker_pr_number_from_the_github_event_and_step_summary(pr_repo, tmp_pa
             "GITHUB_EVENT_PATH": str(event),
             "GITHUB_STEP_SUMMARY": str(summary),
             "GITHUB_SERVER_URL": "https://github.com",
-            "GITHUB_REPOSITORY": "acme/churn",
+            "GITHUB_REPOSITORY": "acme/tabular",
             "GITHUB_RUN_ID": "7",
         },
     )
     assert done.returncode == 0, done.stderr
     md = pr_repo.markdown
     assert md.startswith("<!-- tabular-mlops:pr-report pr=42 -->")
-    assert "https://github.com/acme/churn/actions/runs/7" in md
+    assert "https://github.com/acme/tabular/actions/runs/7" in md
     assert summary.read_text().strip() == md.strip()
 
 

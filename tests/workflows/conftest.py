@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.e2e.conftest import copy_project
 
@@ -41,7 +42,23 @@ STAND_IN_FOR = {
     "docker/build-push-action": "build-push",
 }
 USES = re.compile(r"uses:\s*([\w.-]+/[\w.-]+)@([0-9a-f]{40})")
-REPOSITORY = "acme/churn-fork"
+REPOSITORY = "acme/tabular-fork"
+
+
+def set_param(path: Path, section: str, key: str, value: object) -> None:
+    """Change the one `key: value` line of a params.yaml section in place, keeping comments."""
+    text = path.read_text(encoding="utf-8")
+    block = re.search(rf"^{re.escape(section)}:.*?(?=^\S|\Z)", text, flags=re.MULTILINE | re.DOTALL)
+    assert block, f"{path}: no section '{section}'"
+    written = yaml.safe_dump(value).split("\n", 1)[0]
+    body, count = re.subn(
+        rf"^(\s+{re.escape(key)}:\s*)[^\s#]+",
+        lambda match: match[1] + written,
+        block[0],
+        flags=re.MULTILINE,
+    )
+    assert count == 1, f"{path}: expected one '{section}.{key}' line, found {count}"
+    path.write_text(text[: block.start()] + body + text[block.end() :], encoding="utf-8")
 
 
 def pinned_actions() -> set[tuple[str, str]]:

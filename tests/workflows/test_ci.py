@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
+
+from tabular_mlops.core.params import Params
 from tests.workflows.conftest import Fork, Results
 
 PUSH = {"ref": "refs/heads/main", "repository": {"default_branch": "main"}}
@@ -34,24 +37,19 @@ def test_ci_passes_on_good_data_and_reuses_the_dvc_remote(
     assert report["success"] is True
 
 
-def test_ci_fails_at_the_contract_on_a_corrupted_data_file(fork_with_results: Fork) -> None:
-    raw = fork_with_results.path / "data" / "raw" / "churn.csv"
-    lines = raw.read_text(encoding="utf-8").splitlines(keepends=True)
-    header = lines[0].rstrip("\n").split(",")
-    dropped = header.index("contract")
-    raw.write_text(
-        "".join(
-            ",".join(cell for i, cell in enumerate(line.rstrip("\n").split(",")) if i != dropped)
-            + "\n"
-            for line in lines
-        ),
-        encoding="utf-8",
-    )
-    fork_with_results.commit_all("A data extract that lost its contract column")
+def test_ci_fails_at_the_contract_on_a_corrupted_data_file(
+    fork_with_results: Fork, params: Params
+) -> None:
+    raw = fork_with_results.path / params.paths.raw
+    frame = pd.read_csv(raw, dtype=str, keep_default_na=False)
+    dropped = params.data.features[-1]
+    frame.drop(columns=[dropped]).to_csv(raw, index=False)
+    fork_with_results.commit_all(f"A data extract that lost its {dropped} column")
     run = fork_with_results.act("push", "ci.yml", PUSH)
     assert run.returncode != 0
     assert run.step_failed("Check the data against the contract")
-    assert "contract" in run.output
+    assert dropped in run.output
     assert not run.step_succeeded("Reproduce the pipeline")
     report = json.loads((run.artifact("validation-") / "validation.json").read_text())
     assert report["success"] is False
+    assert any(failure["column"] == dropped for failure in report["failures"])

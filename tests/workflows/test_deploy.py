@@ -9,18 +9,19 @@ from pathlib import Path
 
 import pytest
 
-from tests.workflows.conftest import REPOSITORY, Fork
+from tabular_mlops.core.params import Params
+from tests.workflows.conftest import REPOSITORY, Fork, set_param
 
 PUSH = {"ref": "refs/heads/main", "repository": {"full_name": REPOSITORY, "default_branch": "main"}}
 
 
-def champion_version(registry: Path) -> str | None:
+def champion_version(registry: Path, name: str) -> str | None:
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
     client = MlflowClient(tracking_uri=f"sqlite:///{registry}")
     try:
-        return str(client.get_model_version_by_alias("churn-classifier", "champion").version)
+        return str(client.get_model_version_by_alias(name, "champion").version)
     except MlflowException:
         return None
 
@@ -30,7 +31,10 @@ def registry(tmp_path: Path) -> Path:
     return tmp_path / "registry" / "mlflow.db"
 
 
-def test_deploy_promotes_only_through_the_gate(fork_with_results: Fork, registry: Path) -> None:
+def test_deploy_promotes_only_through_the_gate(
+    fork_with_results: Fork, registry: Path, params: Params
+) -> None:
+    name = params.track.registered_model
     registry.parent.mkdir()
     secrets = {"MLFLOW_TRACKING_URI": f"sqlite:///{registry}"}
     first = fork_with_results.act("push", "deploy.yml", PUSH, secrets=secrets)
@@ -42,24 +46,20 @@ def test_deploy_promotes_only_through_the_gate(fork_with_results: Fork, registry
         assert first.step_succeeded(step), step
     decision = json.loads((first.artifact("promotion-") / "promotion.json").read_text())
     assert decision["decision"] == "bootstrapped"
-    assert champion_version(registry) == "1"
+    assert champion_version(registry, name) == "1"
     [build] = first.recorded("docker/build-push-action")
     assert build["inputs"]["file"] == "Dockerfile"
     assert build["inputs"]["push"] == "false"
     assert (first.artifact("serving-image-") / "model-serving.tar").is_file()
 
-    params = fork_with_results.path / "params.yaml"
-    params.write_text(
-        params.read_text(encoding="utf-8")
-        .replace("n_estimators: 300", "n_estimators: 1")
-        .replace("max_depth: 10", "max_depth: 1"),
-        encoding="utf-8",
-    )
-    fork_with_results.commit_all("A one-tree stump")
+    settings = fork_with_results.path / "params.yaml"
+    for key, value in (("n_estimators", 1), ("max_depth", 1), ("C", 0.000001)):
+        set_param(settings, "train", key, value)
+    fork_with_results.commit_all("A model too small to learn: one stump, or almost no weights")
     second = fork_with_results.act("push", "deploy.yml", PUSH, secrets=secrets)
     assert second.returncode != 0
     assert second.step_failed("Model tests")
     assert not second.step_succeeded("Promote the challenger through the gate")
     assert not second.step_succeeded("Smoke-test the service with the champion")
-    assert champion_version(registry) == "1"
+    assert champion_version(registry, name) == "1"
     assert not second.recorded("docker/build-push-action")

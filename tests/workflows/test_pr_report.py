@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.workflows.conftest import REPOSITORY, ActRun, Fork
+from tabular_mlops.core.params import Params
+from tests.workflows.conftest import REPOSITORY, ActRun, Fork, set_param
 
 PR_NUMBER = 7
 PULLS = f"repos/{REPOSITORY}/pulls?state=open&per_page=100"
@@ -44,32 +45,42 @@ def workflow_run_event(head: str, conclusion: str = "success") -> dict:
     }
 
 
+def smaller_model(params: Params) -> tuple[str, object, object]:
+    """A train param whose change moves the configured model's metrics: (key, base, head)."""
+    train = params.train
+    if train.model == "logistic_regression":
+        return "C", train.C, train.C / 10
+    fewer = train.n_estimators // 8 if train.n_estimators >= 8 else train.n_estimators * 8
+    return "n_estimators", train.n_estimators, fewer
+
+
 @pytest.fixture(scope="module")
-def report_run(results, tmp_path_factory) -> tuple[ActRun, str, Path]:
+def report_run(results, params: Params, tmp_path_factory) -> tuple[ActRun, str, Path]:
     """A pull request that changes one param, built by the PR report workflow once per module."""
     from tests.workflows.conftest import clone_fork
 
     fork = clone_fork(results.upstream, tmp_path_factory.mktemp("pr") / "fork")
     base = fork.git("rev-parse", "HEAD")
     fork.git("checkout", "-qb", "feature")
-    params = fork.path / "params.yaml"
-    params.write_text(
-        params.read_text(encoding="utf-8").replace("n_estimators: 300", "n_estimators: 40"),
-        encoding="utf-8",
-    )
-    head = fork.commit_all("Fewer trees")
+    key, _, head_value = smaller_model(params)
+    set_param(fork.path / "params.yaml", "train", key, head_value)
+    head = fork.commit_all(f"A smaller model: train.{key}")
     run = fork.act("pull_request", "pr-report.yml", pull_request_event(fork, base, head))
     return run, head, fork.scratch
 
 
 def test_the_report_workflow_builds_the_report_with_the_changed_param_and_metrics(
-    report_run: tuple[ActRun, str, Path],
+    report_run: tuple[ActRun, str, Path], params: Params
 ) -> None:
     run, _, _ = report_run
     assert run.step_succeeded("Reproduce the pipeline"), run.failure_summary()
     report = (run.artifact("pr-report") / "pr-report.md").read_text(encoding="utf-8")
     assert report.splitlines()[0] == f"<!-- tabular-mlops:pr-report pr={PR_NUMBER} -->"
-    assert re.search(r"\| `?train\.n_estimators`? \| 300 \| 40 \|", report)
+    key, base_param, head_param = smaller_model(params)
+    changed = (
+        rf"\| `?train\.{key}`? \| {re.escape(str(base_param))} \| {re.escape(str(head_param))} \|"
+    )
+    assert re.search(changed, report)
     roc = next(line for line in report.splitlines() if line.startswith("| `roc_auc`"))
     base_value, head_value = re.findall(r"0\.\d{3,}", roc)[:2]
     assert base_value != head_value

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from tabular_mlops.core.params import Params
 from tests.workflows.conftest import REPOSITORY, Fork
 
 REPOSITORY_EVENT = {"full_name": REPOSITORY, "default_branch": "main"}
@@ -22,11 +23,11 @@ def test_a_schedule_tick_with_nothing_new_does_not_retrain(fork_with_results: Fo
 
 
 def test_new_data_is_retrained_tested_gated_and_proposed_in_a_pull_request(
-    fork_with_results: Fork,
+    fork_with_results: Fork, params: Params
 ) -> None:
     fork = fork_with_results
     fork.make("simulate", "ROWS=600", "SEED=11", "BATCH=data/incoming/batch-new.csv")
-    fork.commit_all("A new batch of customers arrives")
+    fork.commit_all("A new batch of rows arrives")
     run = fork.act(
         "repository_dispatch",
         "retrain.yml",
@@ -41,7 +42,7 @@ def test_new_data_is_retrained_tested_gated_and_proposed_in_a_pull_request(
     assert inputs["base"] == "main"
     assert inputs["title"] == f"Retrain: {dt.datetime.now(dt.UTC):%Y-%m-%d}"
     assert "new-data" in inputs["commit-message"]
-    assert {"dvc.lock", "data/raw/churn.csv"} <= set(seen["changed"])
+    assert {"dvc.lock", params.paths.raw} <= set(seen["changed"])
     assert seen["dvc_lock"] != seen["head_dvc_lock"]
     assert seen["body"].startswith("<!-- tabular-mlops:pr-report")
-    assert "data/raw/churn.csv" in seen["body"]
+    assert params.paths.raw in seen["body"]
