@@ -11,8 +11,26 @@ from pathlib import Path
 
 import pytest
 
+from tabular_mlops.core.params import load_params
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
+#: params.yaml `paths` the pipeline writes: a local run's results, which a fresh fork lacks.
+OUTPUTS = (
+    "validation",
+    "data_docs",
+    "train",
+    "test",
+    "model",
+    "metrics",
+    "slices",
+    "plots",
+    "run_info",
+    "drift",
+    "decision",
+    "promotion",
+    "promotion_report",
+)
 
 
 @dataclass
@@ -54,8 +72,13 @@ def copy_project(dest: Path) -> None:
         ).stdout.decode()
         return [name for name in out.split("\0") if name]
 
-    generated = ("metrics/", "plots/", "reports/", "dvc.lock")
-    untracked = [n for n in listed("--others", "--exclude-standard") if not n.startswith(generated)]
+    params = load_params(ROOT / "params.yaml")
+    outputs = [getattr(params.paths, key).rstrip("/") for key in OUTPUTS]
+
+    def generated(name: str) -> bool:
+        return name == "dvc.lock" or any(name == o or name.startswith(f"{o}/") for o in outputs)
+
+    untracked = [n for n in listed("--others", "--exclude-standard") if not generated(n)]
     tracked = [n for n in listed("--cached") if n != "dvc.lock"]
     for name in sorted({*tracked, *untracked}):
         source = ROOT / name

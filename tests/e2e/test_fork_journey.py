@@ -7,14 +7,22 @@ the fork afterwards, so the order of the cases does not matter.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 import yaml
 
 from tabular_mlops.core.lineage import file_md5
+from tabular_mlops.core.params import Params, load_params
 
 STAGES = ("validate", "prepare", "train", "evaluate", "track")
+#: The train param the one-param-change test edits: one that changes this kind of model.
+CHANGES_THE_MODEL = {
+    "random_forest": "n_estimators",
+    "hist_gradient_boosting": "n_estimators",
+    "logistic_regression": "C",
+}
 
 
 def mlflow_runs(fork) -> list:
@@ -28,10 +36,16 @@ def mlflow_runs(fork) -> list:
     )
 
 
-def model_md5_in_lock(fork) -> str:
+def model_md5_in_lock(fork, params: Params) -> str:
     lock = yaml.safe_load((fork.path / "dvc.lock").read_text())
     outs = lock["stages"]["train"]["outs"]
-    return next(out["md5"] for out in outs if out["path"].endswith("model.pkl"))
+    return next(out["md5"] for out in outs if out["path"] == params.paths.model)
+
+
+@pytest.fixture(scope="module")
+def fork_params(fork) -> Params:
+    """The fork's own params.yaml: every path and name the journey checks comes from it."""
+    return load_params(fork.path / "params.yaml")
 
 
 @pytest.fixture(scope="module")
@@ -42,36 +56,45 @@ def first_repro(fork):
     return done
 
 
-def test_first_repro_runs_every_stage_and_records_one_mlflow_run(fork, first_repro) -> None:
+def test_first_repro_runs_every_stage_and_records_one_mlflow_run(
+    fork, first_repro, fork_params
+) -> None:
+    paths = fork_params.paths
     for stage in STAGES:
         assert f"Running stage '{stage}'" in first_repro.stdout
     assert (fork.path / "mlflow.db").is_file(), "MLflow's default store sits at the repo root"
     [run] = mlflow_runs(fork)
     assert run.info.status == "FINISHED"
-    assert run.data.params["train.n_estimators"] == "300"
-    assert 0.75 < run.data.metrics["roc_auc"] <= 1.0
+    assert run.data.params["train.n_estimators"] == str(fork_params.train.n_estimators)
+    metrics = json.loads((fork.path / paths.metrics).read_text())
+    assert run.data.metrics["roc_auc"] == pytest.approx(metrics["roc_auc"])
     assert run.data.metrics["baseline.roc_auc"] == pytest.approx(0.5)
+    assert run.data.metrics["baseline.roc_auc"] < run.data.metrics["roc_auc"] <= 1.0
     assert run.data.tags["git.commit"] == fork.git("rev-parse", "HEAD~1")
     assert run.data.tags["git.branch"] == "main"
-    assert run.data.tags["data.raw.md5"] == file_md5(fork.path / "data/raw/churn.csv")
+    assert run.data.tags["data.raw.md5"] == file_md5(fork.path / paths.raw)
     inputs = {d.dataset.name: d.dataset for d in run.inputs.dataset_inputs}
     assert set(inputs) == {"train", "test"}
     assert all(dataset.digest for dataset in inputs.values())
-    info = json.loads((fork.path / "reports/mlflow_run.json").read_text())
+    info = json.loads((fork.path / paths.run_info).read_text())
     assert info["run_id"] == run.info.run_id
+    assert info["registered_model"] == fork_params.track.registered_model
+    assert run.info.experiment_id == info["experiment_id"]
 
 
 def test_logged_model_has_signature_example_and_pinned_requirements(
-    fork, first_repro, monkeypatch
+    fork, first_repro, fork_params, monkeypatch
 ) -> None:
     import mlflow
 
-    info = json.loads((fork.path / "reports/mlflow_run.json").read_text())
+    info = json.loads((fork.path / fork_params.paths.run_info).read_text())
     # Through the environment, so the URI does not outlive this test in MLflow's globals.
     monkeypatch.setenv("MLFLOW_TRACKING_URI", fork.tracking_uri)
     model_info = mlflow.models.get_model_info(info["model_uri"])
-    assert "contract" in model_info.signature.inputs.input_names()
-    assert "customer_id" not in model_info.signature.inputs.input_names()
+    experiment = mlflow.MlflowClient().get_experiment(info["experiment_id"])
+    assert experiment.name == fork_params.track.experiment
+    inputs = model_info.signature.inputs.input_names()
+    assert sorted(inputs) == sorted(fork_params.data.features), "the features, no id, no target"
     local = Path(mlflow.artifacts.download_artifacts(info["model_uri"]))
     assert (local / "input_example.json").is_file()
     requirements = (local / "requirements.txt").read_text()
@@ -86,11 +109,18 @@ def test_second_repro_is_a_noop(fork, first_repro) -> None:
     assert len(mlflow_runs(fork)) == before
 
 
-def test_changing_one_param_reruns_only_the_stages_that_read_it(fork, first_repro) -> None:
+def test_changing_one_param_reruns_only_the_stages_that_read_it(
+    fork, first_repro, fork_params
+) -> None:
     before = len(mlflow_runs(fork))
     params_path = fork.path / "params.yaml"
     original = params_path.read_text()
-    params_path.write_text(original.replace("n_estimators: 300", "n_estimators: 40"))
+    key = CHANGES_THE_MODEL[fork_params.train.model]
+    old = getattr(fork_params.train, key)
+    new = (max(1, old // 8) if old // 8 != old else old + 1) if isinstance(old, int) else old / 100
+    line = re.compile(rf"^(\s+{key}:\s*)\S+", re.MULTILINE)
+    assert len(line.findall(original)) == 1, f"params.yaml: one '{key}:' line expected"
+    params_path.write_text(line.sub(rf"\g<1>{new}", original))
     try:
         done = fork.dvc("repro")
         for stage in ("validate", "prepare"):
@@ -98,10 +128,10 @@ def test_changing_one_param_reruns_only_the_stages_that_read_it(fork, first_repr
         for stage in ("train", "evaluate", "track"):
             assert f"Running stage '{stage}'" in done.stdout
         params_diff = json.loads(fork.dvc("params", "diff", "--json").stdout)
-        changed = params_diff["params.yaml"]["train.n_estimators"]
-        assert (changed["old"], changed["new"]) == (300, 40)
+        changed = params_diff["params.yaml"][f"train.{key}"]
+        assert (changed["old"], changed["new"]) == (old, new)
         metrics_diff = json.loads(fork.dvc("metrics", "diff", "--json").stdout)
-        roc = metrics_diff["metrics/metrics.json"]["roc_auc"]
+        roc = metrics_diff[fork_params.paths.metrics]["roc_auc"]
         assert roc["old"] != roc["new"]
         assert len(mlflow_runs(fork)) == before + 1
     finally:
@@ -121,43 +151,50 @@ def drop_column(path: Path, column: str) -> None:
     pd.read_csv(path).drop(columns=[column]).to_csv(path, index=False)
 
 
+def unreadable(path: Path, params: Params) -> None:
+    header = ",".join(params.data.all_columns).encode()
+    path.write_bytes(header + b"\n\xff\xfe\x00")
+
+
+#: case: (break the fork (root, params), what one error line must name (params))
 BAD_INPUTS = {
     "params-unknown-key": (
-        lambda root: edit_params(root / "params.yaml", "train", lambda s: s.update(n_trees=9)),
-        ["params.yaml", "unknown key 'train.n_trees'"],
+        lambda root, p: edit_params(root / "params.yaml", "train", lambda s: s.update(n_trees=9)),
+        lambda p: ["params.yaml", "unknown key 'train.n_trees'"],
     ),
     "params-missing-key": (
-        lambda root: edit_params(root / "params.yaml", "train", lambda s: s.pop("seed")),
-        ["params.yaml", "missing key 'train.seed'"],
+        lambda root, p: edit_params(root / "params.yaml", "train", lambda s: s.pop("seed")),
+        lambda p: ["params.yaml", "missing key 'train.seed'"],
     ),
     "params-wrong-type": (
-        lambda root: edit_params(
+        lambda root, p: edit_params(
             root / "params.yaml", "train", lambda s: s.update(max_depth="deep")
         ),
-        ["params.yaml", "train.max_depth"],
+        lambda p: ["params.yaml", "train.max_depth"],
     ),
     "raw-data-missing": (
-        lambda root: (root / "data/raw/churn.csv").unlink(),
-        ["data/raw/churn.csv"],
+        lambda root, p: (root / p.paths.raw).unlink(),
+        lambda p: [p.paths.raw],
     ),
     "raw-data-unreadable": (
-        lambda root: (root / "data/raw/churn.csv").write_bytes(b"customer_id,churn\n\xff\xfe\x00"),
-        ["data/raw/churn.csv"],
+        lambda root, p: unreadable(root / p.paths.raw, p),
+        lambda p: [p.paths.raw],
     ),
     "target-column-absent": (
-        lambda root: drop_column(root / "data/raw/churn.csv", "churn"),
-        ["data/raw/churn.csv", "churn"],
+        lambda root, p: drop_column(root / p.paths.raw, p.data.target),
+        lambda p: [p.paths.raw, p.data.target],
     ),
 }
 
 
 @pytest.mark.parametrize("case", list(BAD_INPUTS))
-def test_bad_input_fails_clearly_and_loses_nothing(fork, first_repro, case) -> None:
-    break_it, expected = BAD_INPUTS[case]
+def test_bad_input_fails_clearly_and_loses_nothing(fork, first_repro, fork_params, case) -> None:
+    break_it, naming = BAD_INPUTS[case]
+    expected = naming(fork_params)
     runs_before = len(mlflow_runs(fork))
     lock_before = (fork.path / "dvc.lock").read_bytes()
-    metrics_before = (fork.path / "metrics/metrics.json").read_bytes()
-    break_it(fork.path)
+    metrics_before = (fork.path / fork_params.paths.metrics).read_bytes()
+    break_it(fork.path, fork_params)
     try:
         done = fork.dvc("repro", check=False)
         assert done.returncode != 0
@@ -171,10 +208,12 @@ def test_bad_input_fails_clearly_and_loses_nothing(fork, first_repro, case) -> N
         assert "Traceback" not in done.stderr
         assert len(mlflow_runs(fork)) == runs_before, "MLflow store must not gain a run"
         assert (fork.path / "dvc.lock").read_bytes() == lock_before
-        assert (fork.path / "metrics/metrics.json").read_bytes() == metrics_before
+        assert (fork.path / fork_params.paths.metrics).read_bytes() == metrics_before
     finally:
         fork.run("git", "checkout", "--", ".")
         fork.dvc("checkout", "--force")
-    model = fork.path / "models/model.pkl"
-    assert file_md5(model) == model_md5_in_lock(fork), "last good model restored from DVC cache"
+    model = fork.path / fork_params.paths.model
+    assert file_md5(model) == model_md5_in_lock(fork, fork_params), (
+        "last good model restored from DVC cache"
+    )
     assert "Data and pipelines are up to date" in fork.dvc("repro").stdout

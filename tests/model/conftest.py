@@ -2,7 +2,7 @@
 
     pytest tests/model                                          # params.paths.model
     pytest tests/model --model-path models/model.pkl
-    pytest tests/model --model-uri models:/churn-classifier@challenger
+    pytest tests/model --model-uri models:/<track.registered_model>@challenger
 
 The options are registered here, so pass them when running `tests/model` (pytest only knows a
 folder's options once it has loaded the folder's conftest). A missing model fails every test
@@ -18,9 +18,14 @@ import joblib
 import pandas as pd
 import pytest
 
-from tabular_mlops.core.params import Params
+from tabular_mlops.core.params import Params, load_params
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def configured() -> Params:
+    """params.yaml read at collection time: the parametrize lists of the rules come from it."""
+    return load_params(ROOT / "params.yaml")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -29,7 +34,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--model-uri",
         default=None,
-        help="MLflow model URI, e.g. models:/churn-classifier@challenger (wins over --model-path)",
+        help="MLflow model URI, e.g. models:/<name>@challenger (wins over --model-path)",
     )
 
 

@@ -15,12 +15,36 @@ import joblib
 import pandas as pd
 import pytest
 
+from tabular_mlops.core.params import load_params
 from tabular_mlops.serving.smoke import free_port, start_service, stop, wait_ready
+from tests.support import first, typical_row
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
-NAME = "churn-classifier"
 MAX_BODY = 2_000_000
+#: params.yaml at collection time: which columns the request cases use comes from it.
+CONFIG = load_params(ROOT / "params.yaml")
+DATA = CONFIG.data
+NAME = CONFIG.track.registered_model
+NULLABLE = [name for name in DATA.features if DATA.columns[name].missing > 0]
+REQUIRED = [name for name in DATA.features if DATA.columns[name].missing == 0]
+NUMBER = first(name for name in DATA.numeric if name in REQUIRED)
+CATEGORY = first(DATA.categorical)
+IDS = [DATA.id_column] if DATA.id_column is not None else []
+
+
+def unused_name(near: str) -> str:
+    """A field name close to `near` that is no column of the dataset (a client's typo)."""
+    taken = {*DATA.all_columns}
+    return next(
+        name for name in (near[:-1], f"{near}_", f"{near}__x") if name and name not in taken
+    )
+
+
+def unseen_value(column: str) -> str:
+    """A category value the contract does not list for `column`."""
+    allowed = {str(value) for value in DATA.columns[column].values or ()}
+    return next(f"unseen-{i}" for i in range(len(allowed) + 1) if f"unseen-{i}" not in allowed)
 
 
 @dataclass(frozen=True)
@@ -54,13 +78,20 @@ def records(test_split, features) -> list[dict]:
 
 
 @pytest.fixture(scope="session")
+def record(test_split, params) -> dict:
+    """A plausible request: each feature's median or most common value, nothing missing."""
+    return json.loads(json.dumps(typical_row(test_split, params.data)))
+
+
+@pytest.fixture(scope="session")
 def pipeline(model_path):
     return joblib.load(model_path)
 
 
 @pytest.fixture(scope="session")
 def store_env(tmp_path_factory, model_path, params) -> dict[str, str]:
-    """MLFLOW_TRACKING_URI of a scratch store whose `churn-classifier@champion` is the model."""
+    """MLFLOW_TRACKING_URI of a scratch store whose `<track.registered_model>@champion` is the
+    model."""
     work = tmp_path_factory.mktemp("registry")
     store = f"sqlite:///{work / 'mlflow.db'}"
     subprocess.run(
@@ -71,7 +102,7 @@ def store_env(tmp_path_factory, model_path, params) -> dict[str, str]:
             str(work / "artifacts"),
             str(model_path),
             str(ROOT / params.paths.test),
-            NAME,
+            params.track.registered_model,
         ],
         check=True,
         capture_output=True,

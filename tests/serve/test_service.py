@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import math
@@ -11,10 +12,23 @@ import pandas as pd
 import pytest
 
 from tabular_mlops.serving.smoke import request
-from tests.serve.conftest import MAX_BODY, NAME, run_serve
+from tests.serve.conftest import (
+    CATEGORY,
+    DATA,
+    IDS,
+    MAX_BODY,
+    NAME,
+    NULLABLE,
+    NUMBER,
+    REQUIRED,
+    run_serve,
+    unseen_value,
+    unused_name,
+)
 from tests.serve.register_model import GIT_COMMIT, RAW_MD5
 
 pytestmark = pytest.mark.pipeline
+JSON = "application/json"
 
 
 def post(service, path: str, payload, **kwargs):
@@ -22,7 +36,7 @@ def post(service, path: str, payload, **kwargs):
     return request(service.port, "POST", path, body, **kwargs)
 
 
-def test_health_and_version_name_the_champion_and_its_lineage(service) -> None:
+def test_health_and_version_name_the_champion_and_its_lineage(service, params) -> None:
     status, health = request(service.port, "GET", "/health")
     assert (status, health["status"]) == (200, "ready")
     status, version = request(service.port, "GET", "/version")
@@ -35,9 +49,9 @@ def test_health_and_version_name_the_champion_and_its_lineage(service) -> None:
     assert version["run_id"]
     assert (version["git_commit"], version["data_digest"]) == (GIT_COMMIT, RAW_MD5)
     assert version["datasets"]["test"]
-    assert version["compiled"] is True
-    nullable = [f["name"] for f in version["features"] if f["nullable"]]
-    assert nullable == ["total_charges"]
+    assert version["compiled"] is (params.train.model == "random_forest"), "forests compile"
+    assert [f["name"] for f in version["features"]] == list(DATA.features)
+    assert [f["name"] for f in version["features"] if f["nullable"]] == NULLABLE
 
 
 def test_batch_predictions_equal_the_pipeline_model_on_the_test_split(
@@ -72,172 +86,135 @@ def test_csv_batch_equals_json_batch(service, test_split, features, records) -> 
     np.testing.assert_allclose(from_csv["probabilities"], from_json["probabilities"], atol=1e-12)
 
 
-def test_missing_total_charges_is_imputed_by_the_model(service, records, pipeline) -> None:
-    record = {**records[0], "total_charges": None}
-    status, answer = post(service, "/predict", record)
+@pytest.mark.parametrize("column", NULLABLE)
+def test_a_missing_value_where_allowed_is_imputed_by_the_model(
+    service, record, pipeline, params, column
+) -> None:
+    """Columns the contract lets be empty may be sent as null; the model imputes them."""
+    sent = {**record, column: None}
+    status, answer = post(service, "/predict", sent)
     assert status == 200, answer
-    expected = pipeline.predict_proba(pd.DataFrame([{**record, "total_charges": math.nan}]))
+    empty = math.nan if column in params.data.numeric else None
+    expected = pipeline.predict_proba(pd.DataFrame([{**record, column: empty}]))
     assert answer["probability"] == pytest.approx(expected[0, 1], abs=1e-12)
 
 
+@pytest.mark.parametrize("column", CATEGORY)
 def test_unknown_category_is_scored_as_the_model_does_with_a_warning(
-    service, records, pipeline
+    service, record, pipeline, column
 ) -> None:
-    record = {**records[0], "contract": "Three year"}
-    status, answer = post(service, "/predict", record)
+    value = unseen_value(column)
+    sent = {**record, column: value}
+    status, answer = post(service, "/predict", sent)
     assert status == 200, answer
-    assert "contract" in answer["warnings"][0] and "Three year" in answer["warnings"][0]
-    expected = pipeline.predict_proba(pd.DataFrame([record]))[0, 1]
+    assert column in answer["warnings"][0] and value in answer["warnings"][0]
+    expected = pipeline.predict_proba(pd.DataFrame([sent]))[0, 1]
     assert answer["probability"] == pytest.approx(expected, abs=1e-12)
 
 
-def test_the_id_column_may_be_sent_and_is_ignored(service, records) -> None:
-    _, plain = post(service, "/predict", records[0])
-    status, with_id = post(service, "/predict", {"customer_id": 7, **records[0]})
-    assert status == 200
+@pytest.mark.parametrize("column", IDS)
+def test_the_id_column_may_be_sent_and_is_ignored(service, record, test_split, column) -> None:
+    _, plain = post(service, "/predict", record)
+    some_id = json.loads(test_split[[column]].head(1).to_json(orient="records"))[0][column]
+    status, with_id = post(service, "/predict", {column: some_id, **record})
+    assert status == 200, with_id
     assert with_id["probability"] == plain["probability"]
 
 
-def _bad_cases(record: dict) -> list[tuple[str, str, object, str, int, str]]:
-    """(case, path, body, content type, expected status, text the message must contain)."""
-    without = {k: v for k, v in record.items() if k != "tenure"}
+def csv_body(records: list[dict]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(records[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(records)
+    return buffer.getvalue()
+
+
+Case = tuple[str, str, object, str, int, str]
+
+
+def _bad_cases(record: dict) -> list[Case]:
+    """(case, path, body, content type, expected status, text the message must contain); cases
+    needing a kind of column the dataset lacks are left out."""
+    field = next(iter(record))
+    without = {k: v for k, v in record.items() if k != field}
     raw = json.dumps(record)
-    return [
-        ("missing field", "/predict", without, "application/json", 422, "'tenure'"),
-        (
-            "string for a number",
-            "/predict",
-            {**record, "tenure": "12"},
-            "application/json",
-            422,
-            "'tenure'",
-        ),
-        (
-            "boolean for a number",
-            "/predict",
-            {**record, "partner": True},
-            "application/json",
-            422,
-            "'partner'",
-        ),
-        (
-            "number for a category",
-            "/predict",
-            {**record, "contract": 2},
-            "application/json",
-            422,
-            "'contract'",
-        ),
-        ("unknown field", "/predict", {**record, "tenur": 3}, "application/json", 422, "'tenur'"),
-        (
-            "null where not allowed",
-            "/predict",
-            {**record, "tenure": None},
-            "application/json",
-            422,
-            "'tenure'",
-        ),
-        (
-            "NaN",
-            "/predict",
-            raw.replace('"tenure": ' + json.dumps(record["tenure"]), '"tenure": NaN'),
-            "application/json",
-            422,
-            "'tenure'",
-        ),
-        (
-            "Infinity",
-            "/predict",
-            raw.replace(
-                '"monthly_charges": ' + json.dumps(record["monthly_charges"]),
-                '"monthly_charges": Infinity',
-            ),
-            "application/json",
-            422,
-            "'monthly_charges'",
-        ),
-        (
-            "huge number",
-            "/predict",
-            {**record, "tenure": 10**400},
-            "application/json",
-            422,
-            "'tenure'",
-        ),
-        ("empty batch", "/predict/batch", [], "application/json", 422, "empty batch"),
+    typo = unused_name(field)
+    cases: list[Case] = [
+        ("missing field", "/predict", without, JSON, 422, f"'{field}'"),
+        ("unknown field", "/predict", {**record, typo: 3}, JSON, 422, f"'{typo}'"),
+        ("empty batch", "/predict/batch", [], JSON, 422, "empty batch"),
         (
             "bad record in batch",
             "/predict/batch",
             [record, without],
-            "application/json",
+            JSON,
             422,
-            "record 1: missing field 'tenure'",
+            f"record 1: missing field '{field}'",
         ),
-        (
-            "record not an object",
-            "/predict/batch",
-            [record, 3],
-            "application/json",
-            422,
-            "record 1",
-        ),
-        ("malformed JSON", "/predict", raw[:-5], "application/json", 400, "malformed JSON"),
-        ("empty body", "/predict", "", "application/json", 400, "empty body"),
-        (
-            "deeply nested JSON",
-            "/predict",
-            "[" * 100_000,
-            "application/json",
-            400,
-            "malformed JSON",
-        ),
-        ("not UTF-8", "/predict", b"\xff\xfe{}", "application/json", 400, "malformed JSON"),
-        (
-            "list to the single endpoint",
-            "/predict",
-            [record],
-            "application/json",
-            422,
-            "/predict/batch",
-        ),
-        (
-            "object to the batch endpoint",
-            "/predict/batch",
-            record,
-            "application/json",
-            422,
-            "/predict",
-        ),
+        ("record not an object", "/predict/batch", [record, 3], JSON, 422, "record 1"),
+        ("malformed JSON", "/predict", raw[:-5], JSON, 400, "malformed JSON"),
+        ("empty body", "/predict", "", JSON, 400, "empty body"),
+        ("deeply nested JSON", "/predict", "[" * 100_000, JSON, 400, "malformed JSON"),
+        ("not UTF-8", "/predict", b"\xff\xfe{}", JSON, 400, "malformed JSON"),
+        ("list to the single endpoint", "/predict", [record], JSON, 422, "/predict/batch"),
+        ("object to the batch endpoint", "/predict/batch", record, JSON, 422, "/predict"),
         ("wrong content type", "/predict", raw, "text/plain", 415, "Content-Type"),
-        (
-            "CSV cell not a number",
-            "/predict/batch",
-            ",".join(record)
-            + "\n"
-            + ",".join("x" if k == "tenure" else str(v) for k, v in record.items())
-            + "\n",
-            "text/csv",
-            422,
-            "'tenure'",
-        ),
         (
             "oversized body",
             "/predict/batch",
             [record] * (MAX_BODY // len(raw) + 10),
-            "application/json",
+            JSON,
             413,
             "limit",
         ),
     ]
+    for name in REQUIRED[:1]:
+        cases.append(
+            ("null where not allowed", "/predict", {**record, name: None}, JSON, 422, f"'{name}'")
+        )
+    for name in NUMBER:
+        token = json.dumps({name: record[name]})[1:-1]
+        cases += [
+            ("string for a number", "/predict", {**record, name: "12"}, JSON, 422, f"'{name}'"),
+            ("boolean for a number", "/predict", {**record, name: True}, JSON, 422, f"'{name}'"),
+            ("NaN", "/predict", raw.replace(token, f'"{name}": NaN'), JSON, 422, f"'{name}'"),
+            (
+                "Infinity",
+                "/predict",
+                raw.replace(token, f'"{name}": Infinity'),
+                JSON,
+                422,
+                f"'{name}'",
+            ),
+            ("huge number", "/predict", {**record, name: 10**400}, JSON, 422, f"'{name}'"),
+            (
+                "CSV cell not a number",
+                "/predict/batch",
+                csv_body([{**record, name: "x"}]),
+                "text/csv",
+                422,
+                f"'{name}'",
+            ),
+        ]
+    for name in CATEGORY:
+        cases.append(
+            ("number for a category", "/predict", {**record, name: 2}, JSON, 422, f"'{name}'")
+        )
+    return cases
 
 
-CASES = [case[0] for case in _bad_cases({"tenure": 1, "monthly_charges": 2})]
+def placeholder() -> dict:
+    """A record of the configured features, only to list the cases at collection time."""
+    return {name: 1.0 if name in DATA.numeric else "x" for name in DATA.features}
+
+
+CASES = [case[0] for case in _bad_cases(placeholder())]
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_bad_input_gets_4xx_naming_the_problem(service, records, case) -> None:
+def test_bad_input_gets_4xx_naming_the_problem(service, record, case) -> None:
     _, path, body, content_type, expected, needle = next(
-        c for c in _bad_cases(records[0]) if c[0] == case
+        c for c in _bad_cases(record) if c[0] == case
     )
     status, answer = post(service, path, body, content_type=content_type)
     assert status == expected, answer
@@ -245,8 +222,8 @@ def test_bad_input_gets_4xx_naming_the_problem(service, records, case) -> None:
     assert answer["request_id"]
 
 
-def test_the_service_survives_bad_input(service, records) -> None:
-    for case in _bad_cases(records[0]):
+def test_the_service_survives_bad_input(service, records, record) -> None:
+    for case in _bad_cases(record):
         post(service, case[1], case[2], content_type=case[3])
     assert request(service.port, "GET", "/health")[0] == 200
     assert post(service, "/predict", records[0])[0] == 200
@@ -270,7 +247,7 @@ def test_prediction_log_has_one_line_per_scored_record(service, records) -> None
 def test_refuses_to_start_when_the_alias_does_not_resolve(store_env) -> None:
     done = run_serve(["--model-uri", f"models:/{NAME}@nosuch"], store_env)
     assert done.returncode == 2
-    assert done.stderr.startswith("error: models:/churn-classifier@nosuch")
+    assert done.stderr.startswith(f"error: models:/{NAME}@nosuch")
     assert len(done.stderr.strip().splitlines()) == 1
 
 

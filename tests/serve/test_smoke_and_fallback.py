@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from tabular_mlops.serving.compiled import compile_checked
-from tabular_mlops.serving.model import ServedModel, build_features
+from tabular_mlops.serving.model import ServedModel, build_features, contract_nullable
 from tabular_mlops.stages.train import fit
-from tests.serve.conftest import ROOT
+from tests.serve.conftest import IDS, NAME, ROOT
 
 
 def smoke(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -36,9 +36,10 @@ def test_smoke_passes_against_the_champion(store_env) -> None:
 
 @pytest.mark.pipeline
 def test_smoke_fails_when_there_is_no_champion(store_env) -> None:
-    done = smoke({**store_env, "MODEL_URI": "models:/churn-classifier@nosuch"})
+    uri = f"models:/{NAME}@nosuch"
+    done = smoke({**store_env, "MODEL_URI": uri})
     assert done.returncode == 2
-    assert "models:/churn-classifier@nosuch" in done.stderr
+    assert uri in done.stderr
     assert done.stderr.strip().splitlines()[-1].startswith("error: ")
 
 
@@ -48,10 +49,13 @@ def test_other_models_are_served_through_the_pipeline_itself(params, sample_fram
 
     from tabular_mlops.stages.prepare import clean
 
-    frame = clean(sample_frame, params.data).drop(columns=[params.data.id_column])
+    frame = clean(sample_frame, params.data).drop(columns=IDS)
     pipeline = fit(frame, params.data, replace(params.train, model=model, n_estimators=10))
     features = build_features(
-        list(params.data.numeric), list(params.data.categorical), pipeline, {"total_charges"}
+        list(params.data.numeric),
+        list(params.data.categorical),
+        pipeline,
+        contract_nullable(params.data),
     )
     assert compile_checked(pipeline, features) is None
     served = ServedModel(pipeline=pipeline, features=features, info={"model_version": "x"})
@@ -65,10 +69,13 @@ def test_a_small_forest_compiles_and_matches_its_pipeline(params, sample_frame) 
 
     from tabular_mlops.stages.prepare import clean
 
-    frame = clean(sample_frame, params.data).drop(columns=[params.data.id_column])
+    frame = clean(sample_frame, params.data).drop(columns=IDS)
     pipeline = fit(frame, params.data, replace(params.train, n_estimators=15))
     features = build_features(
-        list(params.data.numeric), list(params.data.categorical), pipeline, {"total_charges"}
+        list(params.data.numeric),
+        list(params.data.categorical),
+        pipeline,
+        contract_nullable(params.data),
     )
     compiled = compile_checked(pipeline, features)
     assert compiled is not None

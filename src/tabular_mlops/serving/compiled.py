@@ -51,6 +51,8 @@ class CompiledPipeline:
         self.categorical: list[tuple[str, dict[Any, int]]] = []
         width = 0
         for _, transformer, names in columns.transformers_:
+            if not len(names):
+                continue
             if isinstance(transformer, str):
                 if transformer != "drop":
                     raise Unsupported(f"remainder '{transformer}'")
@@ -231,6 +233,8 @@ def known_categories(pipeline: Any) -> dict[str, frozenset[str]]:
     found: dict[str, frozenset[str]] = {}
     columns = getattr(pipeline, "steps", [(None, None)])[0][1]
     for _, transformer, names in getattr(columns, "transformers_", []):
+        if not len(names):
+            continue
         for _, step in getattr(transformer, "steps", [("", transformer)]):
             if isinstance(step, OneHotEncoder):
                 for name, categories in zip(names, step.categories_, strict=True):
