@@ -83,19 +83,21 @@ def test_first_repro_runs_every_stage_and_records_one_mlflow_run(
 
 
 def test_logged_model_has_signature_example_and_pinned_requirements(
-    fork, first_repro, fork_params, monkeypatch
+    fork, first_repro, fork_params
 ) -> None:
+    """Through the fork's store by name: an earlier test may have left another tracking URI in
+    MLflow's globals, which would win over the environment."""
     import mlflow
+    from mlflow import MlflowClient
 
     info = json.loads((fork.path / fork_params.paths.run_info).read_text())
-    # Through the environment, so the URI does not outlive this test in MLflow's globals.
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", fork.tracking_uri)
-    model_info = mlflow.models.get_model_info(info["model_uri"])
-    experiment = mlflow.MlflowClient().get_experiment(info["experiment_id"])
-    assert experiment.name == fork_params.track.experiment
-    inputs = model_info.signature.inputs.input_names()
+    client = MlflowClient(fork.tracking_uri)
+    assert client.get_experiment(info["experiment_id"]).name == fork_params.track.experiment
+    logged = client.get_logged_model(info["model_uri"].removeprefix("models:/"))
+    location = Path(logged.artifact_location.removeprefix("file://"))
+    local = location if location.is_absolute() else fork.path / location
+    inputs = mlflow.models.Model.load(str(local)).signature.inputs.input_names()
     assert sorted(inputs) == sorted(fork_params.data.features), "the features, no id, no target"
-    local = Path(mlflow.artifacts.download_artifacts(info["model_uri"]))
     assert (local / "input_example.json").is_file()
     requirements = (local / "requirements.txt").read_text()
     assert "scikit-learn==" in requirements
