@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 import yaml
 
+from tabular_mlops.core.dataset import NUMERIC_KINDS, DataParams
 from tabular_mlops.core.io import read_csv
 from tabular_mlops.core.lineage import file_md5
-from tabular_mlops.core.dataset import NUMERIC_KINDS, DataParams
 from tabular_mlops.core.params import Params
 from tabular_mlops.ct.simulate import Shift, fresh_ids
 from tests.drift.conftest import make
