@@ -154,40 +154,34 @@ def _numeric_rules(column: str, spec: ColumnSpec) -> list[Any]:
             meta=_meta(CRITICAL, "a number; text here breaks the model"),
         )
     ]
-    if spec.range is not None:
-        low, high = spec.range
-        out.append(
-            gxe.ExpectColumnValuesToBeBetween(
-                column=column,
-                min_value=low,
-                max_value=high,
-                meta=_meta(
-                    CRITICAL, "physically plausible values; outside means a unit or parsing error"
-                ),
+    bounded = [
+        (
+            gxe.ExpectColumnValuesToBeBetween,
+            spec.range,
+            CRITICAL,
+            "physically plausible values; outside means a unit or parsing error",
+        ),
+        (
+            gxe.ExpectColumnValuesToBeBetween,
+            spec.warn,
+            WARNING,
+            "the range the model was trained on; beyond it predictions extrapolate",
+        ),
+        (
+            gxe.ExpectColumnMedianToBeBetween,
+            spec.median,
+            WARNING,
+            "the typical value moved: a unit error or a change upstream",
+        ),
+    ]
+    for expectation, bounds, severity, reason in bounded:
+        if bounds is not None:
+            low, high = bounds
+            out.append(
+                expectation(
+                    column=column, min_value=low, max_value=high, meta=_meta(severity, reason)
+                )
             )
-        )
-    if spec.warn is not None:
-        low, high = spec.warn
-        out.append(
-            gxe.ExpectColumnValuesToBeBetween(
-                column=column,
-                min_value=low,
-                max_value=high,
-                meta=_meta(
-                    WARNING, "the range the model was trained on; beyond it predictions extrapolate"
-                ),
-            )
-        )
-    if spec.median is not None:
-        low, high = spec.median
-        out.append(
-            gxe.ExpectColumnMedianToBeBetween(
-                column=column,
-                min_value=low,
-                max_value=high,
-                meta=_meta(WARNING, "the typical value moved: a unit error or a change upstream"),
-            )
-        )
     return out
 
 
