@@ -68,6 +68,7 @@ def test_init_touches_only_what_the_fork_owns_and_a_release_merges_cleanly(tmp_p
         str(own_csv(tmp_path / "own.csv")),
         "--target",
         "outcome",
+        "--force",
     )
     assert done.returncode == 0, done.stderr
     changed = git(fork, "status", "--porcelain", "--untracked-files=all").splitlines()

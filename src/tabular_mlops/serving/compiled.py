@@ -48,7 +48,7 @@ class CompiledPipeline:
             raise Unsupported("not ColumnTransformer -> RandomForestClassifier")
         self.forest = forest
         self.numeric: list[tuple[list[str], np.ndarray | None, tuple[Any, Any], np.ndarray]] = []
-        self.categorical: list[tuple[str, dict[Any, int]]] = []
+        self.categorical: list[tuple[str, dict[Any, int], Any]] = []
         width = 0
         for _, transformer, names in columns.transformers_:
             if not len(names):
@@ -81,9 +81,10 @@ class CompiledPipeline:
                 or encoder.sparse_output
             ):
                 raise Unsupported("one-hot encoder options")
-            for name, categories in zip(names, encoder.categories_, strict=True):
+            fills = _constant_fills(imputer, len(names))
+            for name, categories, fill in zip(names, encoder.categories_, fills, strict=True):
                 lookup = {value: offset + i for i, value in enumerate(categories.tolist())}
-                self.categorical.append((name, lookup))
+                self.categorical.append((name, lookup, fill))
                 offset += len(categories)
             return offset
         scaler = rest[0] if len(rest) == 1 and type(rest[0]) is StandardScaler else None
@@ -144,10 +145,12 @@ class CompiledPipeline:
             if scale is not None:
                 block = block / scale
             out[:, where] = block
-        for name, lookup in self.categorical:
+        for name, lookup, fill in self.categorical:
             for row, value in enumerate(columns[name]):
-                if value is None:
-                    raise Unsupported("a missing category: the pipeline's imputer decides")
+                if value is None or (isinstance(value, float) and value != value):
+                    if fill is None:
+                        raise Unsupported("a missing category: the pipeline's imputer decides")
+                    value = fill
                 index = lookup.get(value)
                 if index is not None:
                     out[row, index] = 1.0
@@ -177,6 +180,14 @@ def _is_nan(value: object) -> bool:
     return isinstance(value, float) and np.isnan(value)
 
 
+def _constant_fills(imputer: Any, columns: int) -> list[Any]:
+    """Per column, what a constant-strategy imputer puts in for a missing category; None where
+    there is no such imputer (a missing value then goes through the pipeline)."""
+    if imputer is None or imputer.strategy != "constant":
+        return [None] * columns
+    return list(imputer.statistics_)
+
+
 def probe_frame(pipeline: Any, features: tuple[Feature, ...], rows: int = 96) -> pd.DataFrame:
     """Rows that exercise every imputer, category (known and unknown) and deep tree branches."""
     rng = np.random.default_rng(0)
@@ -191,7 +202,10 @@ def probe_frame(pipeline: Any, features: tuple[Feature, ...], rows: int = 96) ->
         else:
             known = sorted(categories.get(feature.name, ()))
             choices = [*known, "__unknown__"]
-            frame[feature.name] = [choices[i % len(choices)] for i in rng.permutation(rows)]
+            values = [choices[i % len(choices)] for i in rng.permutation(rows)]
+            if feature.nullable:
+                values[3::9] = [None] * len(values[3::9])
+            frame[feature.name] = values
     return pd.DataFrame(frame)
 
 
