@@ -165,9 +165,11 @@ def test_explicit_id_is_checked(explicit: str, message: str) -> None:
 
 
 def test_positive_label_is_the_minority_unless_overridden() -> None:
+    d = drafted(frame().replace({"left": {"Yes": "gone", "No": "stayed"}}))
+    assert d.labels == ("stayed", "gone") and d.positive_label == "gone"
+    assert "minority" in d.positive_reason
     d = drafted(frame())
     assert d.labels == ("No", "Yes") and d.positive_label == "Yes"
-    assert "minority" in d.positive_reason
     flipped = drafted(frame(), positive="No")
     assert flipped.labels == ("Yes", "No") and flipped.positive_label == "No"
     with pytest.raises(PipelineError, match=r"data\.csv: POSITIVE='maybe' is not a target value"):
@@ -328,7 +330,7 @@ def test_init_replaces_the_committed_example_and_copies_the_csv(project: Path, c
     copied = project / "data/raw/sales.csv"
     assert copied.read_bytes() == (project.parent / "sales.csv").read_bytes()
     out = capsys.readouterr().out
-    assert "positive label: 'Yes' (minority class" in out
+    assert "positive label: 'Yes' (the conventional positive value" in out
     assert "id column: account_id" in out
     assert "ignored 'comment': looks like free text" in out
     assert init(project) == 0
@@ -417,3 +419,17 @@ def test_unusable_targets_and_featureless_frames_name_the_file() -> None:
     only_text = pd.DataFrame({"note": ["a b c d e f"] * 4, "left": ["a", "b", "a", "b"]})
     with pytest.raises(PipelineError, match=r"data\.csv: no column can be a feature \(note:"):
         drafted(only_text)
+
+
+@pytest.mark.parametrize(
+    ("values", "positive"),
+    [([0, 1], 1), ([True, False], True), (["yes", "no"], "yes"), (["N", "Y"], "Y")],
+)
+def test_a_conventional_pair_makes_its_positive_member_positive_even_when_common(
+    values, positive
+) -> None:
+    other = next(value for value in values if value != positive)
+    data = frame().assign(left=[positive] * (len(frame()) - 25) + [other] * 25)
+    d = drafted(data)
+    assert d.positive_label == positive
+    assert "conventional" in d.positive_reason

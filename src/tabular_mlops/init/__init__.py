@@ -6,7 +6,8 @@ loads, trains and flags real problems without false alarms on the data it was dr
 - Task: a target with exactly two distinct values is binary. Only binary is accepted today; other
   targets are drafted the same way and refused with one line, so multiclass (a labels list) and
   regression (no labels) are a small addition in `draft.py` and `render.py`.
-- Positive label: the minority class, as the class a model is usually asked to find (default,
+- Positive label: the positive member of a conventional pair (1 of 0/1, true, yes, y, t,
+  positive), else the minority class, as the class a model is usually asked to find (default,
   fraud, disease); POSITIVE= overrides. Labels keep the type pandas reads (1, True, "Yes").
 - Kinds: numbers that are all whole are `integer`, other numbers `number`. Text with at most 50
   distinct values that does not name each row is a `category`; booleans are categories

@@ -90,8 +90,20 @@ def native(value: Any) -> Any:
     return value
 
 
+#: Target value pairs whose positive member everyone reads the same way: (negative, positive).
+CONVENTIONAL_PAIRS = (
+    ("0", "1"),
+    ("false", "true"),
+    ("no", "yes"),
+    ("n", "y"),
+    ("f", "t"),
+    ("negative", "positive"),
+)
+
+
 def choose_positive(counts: pd.Series, positive: str | None) -> tuple[Any, str]:
-    """The minority class unless `positive` names one of the labels (matched as text)."""
+    """`positive` when it names a label (matched as text); else the positive value of a
+    conventional pair (1 of 0/1, true, yes); else the minority class."""
     labels = [native(v) for v in counts.index]
     if positive is not None:
         for label in labels:
@@ -101,6 +113,10 @@ def choose_positive(counts: pd.Series, positive: str | None) -> tuple[Any, str]:
                 return label, "POSITIVE="
         shown = ", ".join(repr(label) for label in sorted(labels, key=str))
         raise PipelineError(f"POSITIVE={positive!r} is not a target value (values: {shown})")
+    by_text = {str(label).strip().lower(): label for label in labels}
+    for negative, positive_text in CONVENTIONAL_PAIRS:
+        if set(by_text) == {negative, positive_text}:
+            return by_text[positive_text], "the conventional positive value of its pair"
     ordered = sorted(zip(labels, counts.to_list(), strict=True), key=lambda lc: (lc[1], str(lc[0])))
     label, count = ordered[0]
     if count == ordered[1][1]:
