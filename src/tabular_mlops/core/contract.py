@@ -34,6 +34,16 @@ def columns(data: DataParams) -> list[str]:
     return list(data.all_columns)
 
 
+def as_read(values: tuple[object, ...] | list[object]) -> list[object]:
+    """The values as config names them and as text: one stray word in a numeric column makes
+    pandas read the whole column as text, and only the stray value should then be unexpected."""
+    out: list[object] = []
+    for value in [*values, *(str(v) for v in values if not isinstance(v, str))]:
+        if value not in out or not any(type(o) is type(value) for o in out if o == value):
+            out.append(value)
+    return out
+
+
 def _meta(severity: str, reason: str) -> dict[str, str]:
     return {"severity": severity, "reason": reason}
 
@@ -100,7 +110,7 @@ def _target_rules(data: DataParams, bounds: ValidateParams) -> list[Any]:
     out = [
         gxe.ExpectColumnValuesToBeInSet(
             column=data.target,
-            value_set=labels,
+            value_set=as_read(labels),
             meta=_meta(CRITICAL, f"the target is one of {labels}"),
         ),
         gxe.ExpectColumnDistinctValuesToEqualSet(
@@ -114,7 +124,7 @@ def _target_rules(data: DataParams, bounds: ValidateParams) -> list[Any]:
         out.append(
             gxe.ExpectColumnValuesToBeInSet(
                 column=data.target,
-                value_set=[label],
+                value_set=as_read([label]),
                 mostly=low,
                 meta=_meta(
                     CRITICAL,
@@ -126,7 +136,7 @@ def _target_rules(data: DataParams, bounds: ValidateParams) -> list[Any]:
         out.append(
             gxe.ExpectColumnValuesToBeInSet(
                 column=data.target,
-                value_set=others,
+                value_set=as_read(others),
                 mostly=1.0 - high,
                 meta=_meta(
                     CRITICAL,
@@ -195,7 +205,7 @@ def _category_rules(column: str, spec: ColumnSpec) -> list[Any]:
     return [
         gxe.ExpectColumnValuesToBeInSet(
             column=column,
-            value_set=list(spec.values or ()),
+            value_set=as_read(list(spec.values or ())),
             meta=_meta(
                 CRITICAL, "a value the model has never seen is silently encoded as all zeros"
             ),
