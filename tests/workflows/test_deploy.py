@@ -53,9 +53,10 @@ def test_deploy_promotes_only_through_the_gate(
     assert (first.artifact("serving-image-") / "model-serving.tar").is_file()
 
     settings = fork_with_results.path / "params.yaml"
-    for key, value in (("n_estimators", 1), ("max_depth", 1), ("C", 0.000001)):
+    too_small = (("n_estimators", 1), ("max_depth", 1), ("min_samples_leaf", 10**9), ("C", 1e-6))
+    for key, value in too_small:
         set_param(settings, "train", key, value)
-    fork_with_results.commit_all("A model too small to learn: one stump, or almost no weights")
+    fork_with_results.commit_all("A model that cannot learn: a leaf larger than the data")
     second = fork_with_results.act("push", "deploy.yml", PUSH, secrets=secrets)
     assert second.returncode != 0
     assert second.step_failed("Model tests")
