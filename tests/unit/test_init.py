@@ -17,8 +17,9 @@ from tabular_mlops.core.errors import PipelineError
 from tabular_mlops.core.params import Params, load_params, parse
 from tabular_mlops.init.cli import main
 from tabular_mlops.init.columns import draft_column, missing_allowance
-from tabular_mlops.init.draft import draft, find_id, infer_task, looks_like_id
+from tabular_mlops.init.draft import draft, find_id, looks_like_id
 from tabular_mlops.init.render import render, scalar
+from tabular_mlops.init.target import infer_task
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 
