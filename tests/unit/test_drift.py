@@ -413,3 +413,26 @@ def test_params_for_a_batch_lower_only_the_row_minimum(params) -> None:
     )
     assert batch_params.validate.min_rows == params.ingest.min_rows
     assert batch_params.data == params.data
+
+
+@pytest.mark.parametrize("share", [0.0, 1.5])
+def test_a_target_share_outside_0_and_1_is_one_line(share) -> None:
+    import argparse
+
+    from tabular_mlops.ct.simulate import build_shift
+
+    args = argparse.Namespace(share=[], covariate=[], target_share=share)
+    with pytest.raises(
+        PipelineError, match=rf"--target-share must be between 0 and 1, got {share}"
+    ):
+        build_shift(args, DATA)
+
+
+def test_a_target_share_shifts_the_positive_label(raw, params) -> None:
+    import argparse
+
+    from tabular_mlops.ct.simulate import build_shift
+
+    args = argparse.Namespace(share=[], covariate=[], target_share=0.4)
+    shift = build_shift(args, params.data)
+    assert shift.shares == ((params.data.target, str(params.data.positive_label), 0.4),)
