@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 from pydantic import ConfigDict, Field, Strict
 from pydantic.dataclasses import dataclass
 
+from tabular_mlops.core.task import Task
+
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 Int = Annotated[int, Strict()]
 Float = Annotated[float, Strict()]
@@ -59,21 +61,21 @@ class ColumnSpec:
 class DataParams:
     """The dataset, described once: the contract, the model's features and the tests read this.
 
-    `make init` drafts it from a CSV. `columns` lists every column but the target and the id.
+    `make init` drafts it from a CSV. `columns` lists every column but the target and the id. A
+    classification task lists its `labels` (binary: two, and which one is `positive_label`); a
+    regression target is a number, within `target_range` when one is given.
     """
 
-    task: Literal["binary"]
+    task: Task
     target: Str
-    labels: tuple[Value, ...]
-    positive_label: Value
     id_column: Str | None
     columns: dict[Str, ColumnSpec]
+    labels: tuple[Value, ...] | None = None
+    positive_label: Value | None = None
+    target_range: Bounds | None = None
 
     def __post_init__(self) -> None:
-        if len(set(map(str, self.labels))) != len(self.labels) or len(self.labels) != 2:
-            raise ValueError("a binary task has exactly two distinct labels")
-        if self.positive_label not in self.labels:
-            raise ValueError(f"positive_label {self.positive_label!r} is not one of the labels")
+        self._check_target()
         for name in (self.target, self.id_column):
             if name is not None and name in self.columns:
                 raise ValueError(f"'{name}' is the target or the id, so not one of the columns")
@@ -81,6 +83,30 @@ class DataParams:
             raise ValueError("the id column cannot be the target")
         if not self.features:
             raise ValueError("no feature columns: every column is ignored")
+
+    def _check_target(self) -> None:
+        if self.task == "regression":
+            if self.labels is not None or self.positive_label is not None:
+                raise ValueError("a regression task has no 'labels' or 'positive_label'")
+            if self.target_range is not None and self.target_range[0] > self.target_range[1]:
+                raise ValueError("'target_range' low bound exceeds the high bound")
+            return
+        if self.target_range is not None:
+            raise ValueError("'target_range' applies to a regression task only")
+        if not self.labels or len(set(map(str, self.labels))) != len(self.labels):
+            raise ValueError(f"a {self.task} task lists its distinct 'labels'")
+        if self.task == "binary":
+            if len(self.labels) != 2:
+                raise ValueError("a binary task has exactly two distinct labels")
+            if self.positive_label is None:
+                raise ValueError("a binary task names its 'positive_label'")
+            if self.positive_label not in self.labels:
+                raise ValueError(f"positive_label {self.positive_label!r} is not one of the labels")
+        else:
+            if len(self.labels) < 3:
+                raise ValueError("a multiclass task has at least three labels (two: binary)")
+            if self.positive_label is not None:
+                raise ValueError("'positive_label' applies to a binary task only")
 
     @property
     def numeric(self) -> tuple[str, ...]:
@@ -97,7 +123,27 @@ class DataParams:
 
     @property
     def negative_label(self) -> Value:
-        return next(label for label in self.labels if label != self.positive_label)
+        return next(label for label in self.classes if label != self.positive_label)
+
+    @property
+    def classes(self) -> tuple[Value, ...]:
+        """The labels in the order of the model's classes: the target's codes 0, 1, ...
+
+        Binary puts the positive label last (code 1); regression has none.
+        """
+        if self.task == "binary":
+            labels = self.labels or ()
+            return (*(x for x in labels if x != self.positive_label), self.positive_label)
+        return tuple(self.labels or ())
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return tuple(str(label) for label in self.classes)
+
+    @property
+    def target_spec(self) -> ColumnSpec:
+        """A regression target, checked by the contract as a number column that is never empty."""
+        return ColumnSpec(kind="number", range=self.target_range)
 
     @property
     def all_columns(self) -> tuple[str, ...]:
@@ -112,7 +158,7 @@ class ValidateParams:
 
     min_rows: Annotated[Int, Field(ge=1)]
     max_rows: Annotated[Int, Field(ge=1)]
-    class_shares: dict[Value, tuple[Float, Float]]
+    class_shares: dict[Value, tuple[Float, Float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.min_rows > self.max_rows:
@@ -125,10 +171,16 @@ class ValidateParams:
 @dataclass(config=_STRICT)
 class CaseParams:
     """A minimum-functionality case: a row (unlisted columns take typical training values) and
-    the label the model must give it."""
+    the label the model must give it (`expect`), or for regression the range its prediction
+    must fall in (`expect_between`)."""
 
-    expect: Value
     row: dict[Str, Value | Float]
+    expect: Value | None = None
+    expect_between: Bounds | None = None
+
+    def __post_init__(self) -> None:
+        if (self.expect is None) == (self.expect_between is None):
+            raise ValueError("a case names either 'expect' (a label) or 'expect_between'")
 
 
 @dataclass(config=_STRICT)

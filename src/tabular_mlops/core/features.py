@@ -7,6 +7,7 @@ params.yaml then re-runs validate and prepare, and nothing retrains unless the d
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
@@ -41,13 +42,19 @@ def typed_features(frame: pd.DataFrame, data: DataParams) -> pd.DataFrame:
 
 
 def label_codes(values: pd.Series, data: DataParams) -> pd.Series:
-    """1.0 for the positive label, 0.0 for the other, NaN for anything else.
+    """The target as the model learns it: a class's code (its index in `data.classes`, so the
+    positive label is 1), or a regression target's number; NaN for anything else.
 
     Labels match by their text, so `1` in params.yaml matches a CSV's `1` (or `1.0`, once a
     missing value made pandas read the column as floats) however the column was typed.
     """
+    if data.task == "regression":
+        if is_bool_dtype(values):
+            return pd.Series(np.nan, index=values.index)
+        text = values.astype("string").str.strip()
+        return pd.to_numeric(text, errors="coerce").astype("float64")
     text = values.astype("string").str.strip()
     if is_numeric_dtype(values) and not is_bool_dtype(values):
         text = text.str.replace(r"\.0$", "", regex=True)
-    mapping = {str(data.positive_label): 1.0, str(data.negative_label): 0.0}
+    mapping = {name: float(code) for code, name in enumerate(data.class_names)}
     return text.map(mapping).astype("float64")

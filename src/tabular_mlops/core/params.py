@@ -58,28 +58,79 @@ class PrepareParams:
     seed: Annotated[Int, Field(ge=0)]
 
 
+ClassWeight = Literal["balanced"] | None
+Depth = Annotated[Int, Field(ge=1)] | None
+
+
 @dataclass(config=_STRICT)
-class TrainParams:
-    model: Literal["random_forest", "hist_gradient_boosting", "logistic_regression"]
+class RandomForestParams:
+    """sklearn's RandomForestClassifier or RandomForestRegressor."""
+
     n_estimators: Annotated[Int, Field(ge=1)]
-    max_depth: Annotated[Int, Field(ge=1)] | None
+    max_depth: Depth
+    min_samples_leaf: Annotated[Int, Field(ge=1)]
+    class_weight: ClassWeight = None
+
+
+@dataclass(config=_STRICT)
+class HistGradientBoostingParams:
+    """sklearn's HistGradientBoostingClassifier or HistGradientBoostingRegressor."""
+
+    max_iter: Annotated[Int, Field(ge=1)]
+    max_depth: Depth
     min_samples_leaf: Annotated[Int, Field(ge=1)]
     learning_rate: Annotated[Float, Field(gt=0)]
-    C: Annotated[Float, Field(gt=0)]
-    class_weight: Literal["balanced"] | None
+    class_weight: ClassWeight = None
+
+
+@dataclass(config=_STRICT)
+class LinearParams:
+    """LogisticRegression (C = 1 / alpha) or Ridge (alpha): `alpha` is the regularization."""
+
+    alpha: Annotated[Float, Field(gt=0)]
+    class_weight: ClassWeight = None
+
+
+Family = Literal["random_forest", "hist_gradient_boosting", "linear"]
+FamilyParams = RandomForestParams | HistGradientBoostingParams | LinearParams
+
+
+@dataclass(config=_STRICT)
+class TrainParams:
+    """`model` picks one family of the table below it; each family has only its own keys, so
+    every family's settings survive switching between them (`dvc exp run -S train.model=...`)."""
+
+    model: Family
     seed: Annotated[Int, Field(ge=0)]
+    random_forest: RandomForestParams | None = None
+    hist_gradient_boosting: HistGradientBoostingParams | None = None
+    linear: LinearParams | None = None
+
+    def __post_init__(self) -> None:
+        if self.chosen is None:
+            raise ValueError(f"model '{self.model}' has no settings: add a '{self.model}' block")
+
+    @property
+    def chosen(self) -> FamilyParams:
+        """The settings of the family `model` names."""
+        return getattr(self, self.model)
 
 
 @dataclass(config=_STRICT)
 class EvaluateParams:
-    """Scoring threshold, the slices metrics are broken down by, and the plot settings."""
+    """Slices metrics are broken down by, plot settings, and (binary) the scoring threshold."""
 
-    threshold: Annotated[Float, Field(gt=0, lt=1)]
     slice_columns: tuple[Str, ...]
     bands: dict[Str, tuple[Float, ...]]
-    calibration_bins: Annotated[Int, Field(ge=2)]
     importance_repeats: Annotated[Int, Field(ge=1)]
     seed: Annotated[Int, Field(ge=0)]
+    threshold: Annotated[Float, Field(gt=0, lt=1)] | None = None
+    calibration_bins: Annotated[Int, Field(ge=2)] = 10
+
+    @property
+    def cutoff(self) -> float:
+        """The binary threshold; 0.5 when not set."""
+        return 0.5 if self.threshold is None else self.threshold
 
 
 @dataclass(config=_STRICT)
@@ -218,64 +269,13 @@ def _lists_to_tuples(value: Any) -> Any:
 
 def load_params(path: Path = DEFAULT_PARAMS) -> Params:
     """Load and check the whole of params.yaml, including that its sections agree."""
+    from tabular_mlops.core.consistency import first_inconsistency
+
     params = parse(read_yaml(path), Params, path=path)
-    problem = _first_dangling_reference(params)
+    problem = first_inconsistency(params)
     if problem is not None:
         raise PipelineError(f"{path}: {problem}")
     return params
-
-
-def _first_dangling_reference(params: Params) -> str | None:
-    """A key that names a column, a label or a value that `data` does not describe."""
-    data = params.data
-    labels = {str(label) for label in data.labels}
-    checks: list[tuple[str, object, tuple[str, ...], str]] = [
-        ("evaluate.slice_columns", c, data.features, "a feature column")
-        for c in params.evaluate.slice_columns
-    ]
-    checks += [
-        ("evaluate.bands", c, data.numeric, "a numeric feature") for c in params.evaluate.bands
-    ]
-    checks += [
-        ("simulate.linked", c, data.numeric, "a numeric feature") for c in params.simulate.linked
-    ]
-    checks += [
-        ("simulate.linked", c, data.numeric, "a numeric feature")
-        for linked in params.simulate.linked.values()
-        for c in linked
-    ]
-    behaviour = params.behaviour
-    checks += [
-        ("behaviour.invariant", c, data.features, "a feature column") for c in behaviour.invariant
-    ]
-    checks += [
-        ("behaviour.monotonic", c, data.numeric, "a numeric feature") for c in behaviour.monotonic
-    ]
-    checks += [
-        ("behaviour.category_order", c, data.categorical, "a category feature")
-        for c in behaviour.category_order
-    ]
-    checks += [
-        ("behaviour.cases", c, data.features, "a feature column")
-        for case in behaviour.cases
-        for c in case.row
-    ]
-    for key, name, allowed, what in checks:
-        if name not in allowed:
-            return f"key '{key}': {name!r} is not {what} of data.columns"
-    for column, order in behaviour.category_order.items():
-        values = {str(value) for value in data.columns[column].values or ()}
-        unknown = [value for value in order if str(value) not in values]
-        if unknown:
-            return (
-                f"key 'behaviour.category_order.{column}': {unknown[0]!r} is not one of its values"
-            )
-    for label in [*params.validate.class_shares, *(case.expect for case in behaviour.cases)]:
-        if str(label) not in labels:
-            return (
-                f"label {label!r} (validate.class_shares or behaviour.cases) is not in data.labels"
-            )
-    return None
 
 
 def flatten(params: object, prefix: str = "") -> dict[str, object]:

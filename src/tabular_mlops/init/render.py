@@ -169,17 +169,26 @@ prepare:
   seed: 42
 
 train:
-  model: random_forest          # random_forest | hist_gradient_boosting | logistic_regression
-  n_estimators: 300             # trees, or boosting iterations (hist_gradient_boosting)
-  max_depth: 10                 # null for unlimited
-  min_samples_leaf: 5
-  learning_rate: 0.05           # hist_gradient_boosting only
-  C: 1.0                        # logistic_regression only
-  class_weight: balanced        # balanced | null
+  model: random_forest          # the family below: random_forest | hist_gradient_boosting | linear
   seed: 42
+  # Each family's own settings; the task (data.task) picks its classifier or regressor.
+  random_forest:
+    n_estimators: 300
+    max_depth: 10               # null for unlimited
+    min_samples_leaf: 5
+    class_weight: balanced      # balanced | null (classification only)
+  hist_gradient_boosting:
+    max_iter: 300
+    max_depth: null
+    min_samples_leaf: 20
+    learning_rate: 0.05
+    class_weight: balanced
+  linear:                       # LogisticRegression (C = 1 / alpha) or Ridge
+    alpha: 1.0
+    class_weight: balanced
 
 evaluate:
-  threshold: 0.5
+  threshold: 0.5                # binary only: the positive label at or above this probability
   slice_columns: {slice_columns}   # metrics per value of each
   bands:{bands}
   calibration_bins: 10          # quantile bins of the reliability curve

@@ -12,46 +12,67 @@ from collections.abc import Sequence
 import joblib
 import pandas as pd
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.ensemble import (
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
 from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from tabular_mlops.core.errors import exits_cleanly
 from tabular_mlops.core.features import feature_kinds
 from tabular_mlops.core.io import atomic_path, read_parquet
-from tabular_mlops.core.params import DataParams, TrainParams, load_params
+from tabular_mlops.core.params import (
+    DataParams,
+    HistGradientBoostingParams,
+    RandomForestParams,
+    TrainParams,
+    load_params,
+)
+from tabular_mlops.core.task import Task, is_classification
 
 
-def build_estimator(params: TrainParams) -> object:
-    if params.model == "random_forest":
-        return RandomForestClassifier(
-            n_estimators=params.n_estimators,
-            max_depth=params.max_depth,
-            min_samples_leaf=params.min_samples_leaf,
-            class_weight=params.class_weight,
-            random_state=params.seed,
+def build_estimator(task: Task, params: TrainParams) -> object:
+    """The family `train.model` names, as the task's classifier or regressor."""
+    chosen, seed = params.chosen, params.seed
+    classify = is_classification(task)
+    weights = {"class_weight": chosen.class_weight} if classify else {}
+    if isinstance(chosen, RandomForestParams):
+        forest = RandomForestClassifier if classify else RandomForestRegressor
+        return forest(
+            n_estimators=chosen.n_estimators,
+            max_depth=chosen.max_depth,
+            min_samples_leaf=chosen.min_samples_leaf,
+            random_state=seed,
             n_jobs=-1,
+            **weights,
         )
-    if params.model == "hist_gradient_boosting":
-        return HistGradientBoostingClassifier(
-            max_iter=params.n_estimators,
-            max_depth=params.max_depth,
-            min_samples_leaf=params.min_samples_leaf,
-            learning_rate=params.learning_rate,
-            class_weight=params.class_weight,
-            random_state=params.seed,
+    if isinstance(chosen, HistGradientBoostingParams):
+        boosting = HistGradientBoostingClassifier if classify else HistGradientBoostingRegressor
+        return boosting(
+            max_iter=chosen.max_iter,
+            max_depth=chosen.max_depth,
+            min_samples_leaf=chosen.min_samples_leaf,
+            learning_rate=chosen.learning_rate,
+            random_state=seed,
+            **weights,
         )
-    return LogisticRegression(
-        C=params.C, class_weight=params.class_weight, max_iter=2000, random_state=params.seed
-    )
+    if classify:
+        return LogisticRegression(C=1.0 / chosen.alpha, max_iter=2000, random_state=seed, **weights)
+    return Ridge(alpha=chosen.alpha)
 
 
 def build_pipeline(
-    numeric: Sequence[str], categorical: Sequence[str], params: TrainParams
+    numeric: Sequence[str], categorical: Sequence[str], params: TrainParams, task: Task = "binary"
 ) -> Pipeline:
-    """Impute and encode by column type, then classify. Unknown categories encode as all-zero."""
+    """Impute and encode by column type, then the estimator. Unknown categories encode as zeros.
+
+    The last step is named `classifier` for every task: MLflow models and the serving fast path
+    find the estimator by that name."""
     numeric_steps = Pipeline(
         [("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]
     )
@@ -68,12 +89,13 @@ def build_pipeline(
         ],
         remainder="drop",
     )
-    return Pipeline([("features", features), ("classifier", build_estimator(params))])
+    return Pipeline([("features", features), ("classifier", build_estimator(task, params))])
 
 
 def fit(train: pd.DataFrame, data: DataParams, params: TrainParams) -> Pipeline:
     """Fit on the feature columns only; the id and anything else are dropped by the pipeline."""
-    model = build_pipeline(*feature_kinds(train, data.target, data.id_column), params)
+    numeric, categorical = feature_kinds(train, data.target, data.id_column)
+    model = build_pipeline(numeric, categorical, params, data.task)
     model.fit(train.drop(columns=[data.target]), train[data.target])
     return model
 
