@@ -14,37 +14,49 @@ from pathlib import Path
 import pandas as pd
 import yaml
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.ensemble import (
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
 from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
+from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 
-def estimator(train: dict) -> object:
-    if train["model"] == "random_forest":
-        return RandomForestClassifier(
-            n_estimators=train["n_estimators"],
-            max_depth=train["max_depth"],
-            min_samples_leaf=train["min_samples_leaf"],
-            class_weight=train["class_weight"],
-            random_state=train["seed"],
-            n_jobs=-1,
+def estimator(task: str, train: dict) -> object:
+    """The family and settings `train.model` names, as the task's classifier or regressor."""
+    family, seed = train["model"], train["seed"]
+    settings = dict(train[family])
+    classify = task != "regression"
+    weights = {"class_weight": settings.pop("class_weight", None)} if classify else {}
+    settings.pop("class_weight", None)
+    if family == "random_forest":
+        forest = RandomForestClassifier if classify else RandomForestRegressor
+        return forest(**settings, **weights, random_state=seed, n_jobs=-1)
+    if family == "hist_gradient_boosting":
+        boosting = HistGradientBoostingClassifier if classify else HistGradientBoostingRegressor
+        return boosting(**settings, **weights, random_state=seed)
+    if classify:
+        return LogisticRegression(
+            C=1.0 / settings["alpha"], max_iter=2000, random_state=seed, **weights
         )
-    if train["model"] == "hist_gradient_boosting":
-        return HistGradientBoostingClassifier(
-            max_iter=train["n_estimators"],
-            max_depth=train["max_depth"],
-            min_samples_leaf=train["min_samples_leaf"],
-            learning_rate=train["learning_rate"],
-            class_weight=train["class_weight"],
-            random_state=train["seed"],
-        )
-    return LogisticRegression(
-        C=train["C"], class_weight=train["class_weight"], max_iter=2000, random_state=train["seed"]
-    )
+    return Ridge(alpha=settings["alpha"])
+
+
+def target(values: pd.Series, data: dict) -> pd.Series:
+    """Class codes in the order the pipeline uses (binary: the positive label is 1), or numbers."""
+    if data["task"] == "regression":
+        return pd.to_numeric(values, errors="coerce")
+    text = values.astype("string").str.strip()
+    labels = [str(label) for label in data["labels"]]
+    if data["task"] == "binary":
+        positive = str(data["positive_label"])
+        labels = [label for label in labels if label != positive] + [positive]
+    return text.map({label: code for code, label in enumerate(labels)}).astype(int)
 
 
 def main(params_path: str = "params.yaml") -> float:
@@ -58,15 +70,14 @@ def main(params_path: str = "params.yaml") -> float:
         frame[name] = pd.to_numeric(frame[name], errors="coerce")
     for name in categorical:
         frame[name] = frame[name].astype("string").str.strip().astype(object)
-    labels = frame[data["target"]].astype("string").str.strip()
-    y = (labels == str(data["positive_label"])).astype(int)
+    y = target(frame[data["target"]], data)
     x = frame[numeric + categorical]
     x_train, x_test, y_train, y_test = train_test_split(
         x,
         y,
         test_size=params["prepare"]["test_size"],
         random_state=params["prepare"]["seed"],
-        stratify=y,
+        stratify=None if data["task"] == "regression" else y,
     )
     features = ColumnTransformer(
         [
@@ -89,11 +100,11 @@ def main(params_path: str = "params.yaml") -> float:
             ),
         ]
     )
-    model = Pipeline([("features", features), ("classifier", estimator(train))])
+    model = Pipeline([("features", features), ("classifier", estimator(data["task"], train))])
     model.fit(x_train, y_train)
-    auc = roc_auc_score(y_test, model.predict_proba(x_test)[:, 1])
-    print(f"bare: roc_auc={auc:.6f}")
-    return auc
+    quality = model.score(x_test, y_test)
+    print(f"bare: score={quality:.6f} (accuracy, or r2 for regression)")
+    return quality
 
 
 if __name__ == "__main__":

@@ -15,13 +15,14 @@ import yaml
 
 from tabular_mlops.core.lineage import file_md5
 from tabular_mlops.core.params import Params, load_params
+from tabular_mlops.core.task import DIRECTIONS, METRICS, PRIMARY
 
 STAGES = ("validate", "prepare", "train", "evaluate", "track")
 #: The train param the one-param-change test edits: one that changes this kind of model.
 CHANGES_THE_MODEL = {
     "random_forest": "n_estimators",
-    "hist_gradient_boosting": "n_estimators",
-    "logistic_regression": "C",
+    "hist_gradient_boosting": "max_iter",
+    "linear": "alpha",
 }
 
 
@@ -65,11 +66,18 @@ def test_first_repro_runs_every_stage_and_records_one_mlflow_run(
     assert (fork.path / "mlflow.db").is_file(), "MLflow's default store sits at the repo root"
     [run] = mlflow_runs(fork)
     assert run.info.status == "FINISHED"
-    assert run.data.params["train.n_estimators"] == str(fork_params.train.n_estimators)
+    train = fork_params.train
+    key = CHANGES_THE_MODEL[train.model]
+    assert run.data.params[f"train.{train.model}.{key}"] == str(getattr(train.chosen, key))
     metrics = json.loads((fork.path / paths.metrics).read_text())
-    assert run.data.metrics["roc_auc"] == pytest.approx(metrics["roc_auc"])
-    assert run.data.metrics["baseline.roc_auc"] == pytest.approx(0.5)
-    assert run.data.metrics["baseline.roc_auc"] < run.data.metrics["roc_auc"] <= 1.0
+    task = fork_params.data.task
+    assert {f"baseline.{name}" for name in METRICS[task]} <= set(run.data.metrics)
+    for name in METRICS[task]:
+        if metrics[name] is not None:
+            assert run.data.metrics[name] == pytest.approx(metrics[name])
+    primary = PRIMARY[task]
+    model, baseline = run.data.metrics[primary], run.data.metrics[f"baseline.{primary}"]
+    assert (model - baseline) * (1 if DIRECTIONS[primary] == "higher" else -1) > 0
     assert run.data.tags["git.commit"] == fork.git("rev-parse", "HEAD~1")
     assert run.data.tags["git.branch"] == "main"
     assert run.data.tags["data.raw.md5"] == file_md5(fork.path / paths.raw)
@@ -118,7 +126,7 @@ def test_changing_one_param_reruns_only_the_stages_that_read_it(
     params_path = fork.path / "params.yaml"
     original = params_path.read_text()
     key = CHANGES_THE_MODEL[fork_params.train.model]
-    old = getattr(fork_params.train, key)
+    old = getattr(fork_params.train.chosen, key)
     new = (max(1, old // 8) if old // 8 != old else old + 1) if isinstance(old, int) else old / 100
     line = re.compile(rf"^(\s+{key}:\s*)\S+", re.MULTILINE)
     assert len(line.findall(original)) == 1, f"params.yaml: one '{key}:' line expected"
@@ -130,11 +138,11 @@ def test_changing_one_param_reruns_only_the_stages_that_read_it(
         for stage in ("train", "evaluate", "track"):
             assert f"Running stage '{stage}'" in done.stdout
         params_diff = json.loads(fork.dvc("params", "diff", "--json").stdout)
-        changed = params_diff["params.yaml"][f"train.{key}"]
+        changed = params_diff["params.yaml"][f"train.{fork_params.train.model}.{key}"]
         assert (changed["old"], changed["new"]) == (old, new)
         metrics_diff = json.loads(fork.dvc("metrics", "diff", "--json").stdout)
-        roc = metrics_diff[fork_params.paths.metrics]["roc_auc"]
-        assert roc["old"] != roc["new"]
+        moved = metrics_diff[fork_params.paths.metrics][PRIMARY[fork_params.data.task]]
+        assert moved["old"] != moved["new"]
         assert len(mlflow_runs(fork)) == before + 1
     finally:
         params_path.write_text(original)
@@ -170,9 +178,9 @@ BAD_INPUTS = {
     ),
     "params-wrong-type": (
         lambda root, p: edit_params(
-            root / "params.yaml", "train", lambda s: s.update(max_depth="deep")
+            root / "params.yaml", "train", lambda s: s.update(seed="forty-two")
         ),
-        lambda p: ["params.yaml", "train.max_depth"],
+        lambda p: ["params.yaml", "train.seed"],
     ),
     "raw-data-missing": (
         lambda root, p: (root / p.paths.raw).unlink(),

@@ -8,9 +8,10 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tabular_mlops.core.params import Params
-from tests.workflows.conftest import REPOSITORY, Fork, set_param
+from tests.workflows.conftest import REPOSITORY, Fork
 
 PUSH = {"ref": "refs/heads/main", "repository": {"full_name": REPOSITORY, "default_branch": "main"}}
 
@@ -24,6 +25,15 @@ def champion_version(registry: Path, name: str) -> str | None:
         return str(client.get_model_version_by_alias(name, "champion").version)
     except MlflowException:
         return None
+
+
+#: Per model family, settings under which it cannot learn on any data: a leaf larger than the
+#: data, or a penalty that holds every weight at zero.
+CANNOT_LEARN = {
+    "random_forest": {"n_estimators": 1, "min_samples_leaf": 10**9},
+    "hist_gradient_boosting": {"max_iter": 1, "min_samples_leaf": 10**9},
+    "linear": {"alpha": 1e9},
+}
 
 
 @pytest.fixture
@@ -53,9 +63,9 @@ def test_deploy_promotes_only_through_the_gate(
     assert (first.artifact("serving-image-") / "model-serving.tar").is_file()
 
     settings = fork_with_results.path / "params.yaml"
-    too_small = (("n_estimators", 1), ("max_depth", 1), ("min_samples_leaf", 10**9), ("C", 1e-6))
-    for key, value in too_small:
-        set_param(settings, "train", key, value)
+    raw = yaml.safe_load(settings.read_text(encoding="utf-8"))
+    raw["train"][params.train.model].update(CANNOT_LEARN[params.train.model])
+    settings.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
     fork_with_results.commit_all("A model that cannot learn: a leaf larger than the data")
     second = fork_with_results.act("push", "deploy.yml", PUSH, secrets=secrets)
     assert second.returncode != 0
