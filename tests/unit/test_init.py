@@ -240,17 +240,18 @@ def test_rendered_params_load_and_keep_odd_names() -> None:
     assert "# Drafted by `make init`" in text.splitlines()[0]
 
 
-def test_non_binary_targets_are_refused_in_one_line(tmp_path: Path) -> None:
+def test_a_regression_target_as_text_is_one_line_and_exit_2(tmp_path: Path) -> None:
     """Also the one run of `python -m tabular_mlops.init` as the Makefile runs it."""
     data = frame().assign(left=lambda f: f["colour"])
     csv = tmp_path / "multi.csv"
     data.to_csv(csv, index=False)
-    result = run_init(tmp_path, "--csv", str(csv), "--target", "left")
+    result = run_init(tmp_path, "--csv", str(csv), "--target", "left", "--task", "regression")
     assert result.returncode == 2
     assert result.stderr == (
-        f"error: {csv}: target 'left' has 3 distinct values; only binary targets are supported "
-        "in this release (multiclass and regression are coming)\n"
+        f"error: {csv}: TASK=regression but target 'left' holds 200 values that are not "
+        "numbers (e.g. 'blue', 'green', 'red')\n"
     )
+    assert not (tmp_path / "params.yaml").exists()
 
 
 def run_init(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -23,11 +23,16 @@ import yaml
 from tabular_mlops.core.errors import PipelineError, exits_cleanly
 from tabular_mlops.core.io import atomic_path, read_csv
 from tabular_mlops.core.params import Params, parse, read_yaml
-from tabular_mlops.init.draft import Draft, check_supported, draft
+from tabular_mlops.init.draft import Draft, draft
 from tabular_mlops.init.render import render
 
 EXIT_WOULD_CHANGE = 1
 HEADER = "# Drafted by `make init`"
+RULES = {
+    "binary": "invariant, monotonic and cases",
+    "multiclass": "invariant and cases",
+    "regression": "invariant, monotonic and cases (expect_between)",
+}
 
 
 def git_clean(path: Path) -> bool:
@@ -69,8 +74,8 @@ def summary(d: Draft, params: Path, raw: Path, copied: bool) -> list[str]:
     lines = [
         f"init: wrote {params} for {raw} ({d.rows} rows, {len(d.columns)} columns drafted)"
         + ("; CSV copied there" if copied else ""),
-        f"  task: {d.task} (target {d.target!r}, {d.target_values} values)",
-        f"  positive label: {d.positive_label!r} ({d.positive_reason}; POSITIVE= to change)",
+        f"  task: {d.task} (target {d.target!r}, {d.target_values} values; TASK= to change)",
+        f"  {d.target_summary}",
         f"  id column: {d.id_column or 'none'} ({d.id_reason})",
         f"  columns: {counts}",
     ]
@@ -85,7 +90,7 @@ def summary(d: Draft, params: Path, raw: Path, copied: bool) -> list[str]:
         "  review these before `make repro`:",
         "    - data.columns: each `range` is a guess widened from the data; set what is plausible",
         "    - gates: floors only ask to beat the baseline; after `make repro`, `make set-floors`",
-        "    - behaviour: empty; add invariant, monotonic and cases rules you know hold",
+        f"    - behaviour: empty; add {RULES[d.task]} rules you know hold",
         *(["    - ignored columns: set a kind for any that should be a feature"] * bool(ignored)),
         f"  then: git add {raw} {params.name} && make repro",
     ]
@@ -97,7 +102,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--csv", default="", help="the dataset (CSV, UTF-8, comma-separated)")
     parser.add_argument("--target", default="", help="the column to predict")
     parser.add_argument("--id", default=None, help="the row id column (none: no id column)")
-    parser.add_argument("--task", default=None, help="binary (default: inferred)")
+    parser.add_argument("--task", default=None, help="binary|multiclass|regression")
     parser.add_argument("--positive", default=None, help="the positive label (default: minority)")
     parser.add_argument("--name", default=None, help="project name (default: the folder's name)")
     parser.add_argument("--root", default=".", help="the project's folder")
@@ -126,7 +131,6 @@ def main(argv: list[str] | None = None) -> int:
         task=args.task or None,
         positive=args.positive or None,
     )
-    check_supported(drafted, str(source))
     text = render(drafted)
     parse(yaml.safe_load(text), Params, path=params)
     dest = root / raw

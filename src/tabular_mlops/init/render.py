@@ -14,17 +14,29 @@ from typing import Any
 
 import yaml
 
+from tabular_mlops.core.task import DIRECTIONS
 from tabular_mlops.init.draft import Draft
 
 _PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_./-]*$")
-METRICS = (
-    ("roc_auc", "higher", 0.01, 0.0),
-    ("pr_auc", "higher", 0.02, 0.0),
-    ("f1", "higher", 0.02, 0.0),
-    ("recall", "higher", 0.03, 0.0),
-    ("log_loss", "lower", 0.0, 0.03),
-    ("brier", "lower", 0.0, 0.03),
-)
+#: Per task, the gated metrics and how much worse than the champion each may be: (absolute,
+#: relative). Scores in [0, 1] move by a fixed amount; losses and errors by a share of their value.
+GATED: dict[str, tuple[tuple[str, float, float], ...]] = {
+    "binary": (
+        ("roc_auc", 0.01, 0.0),
+        ("pr_auc", 0.02, 0.0),
+        ("f1", 0.02, 0.0),
+        ("recall", 0.03, 0.0),
+        ("log_loss", 0.0, 0.03),
+        ("brier", 0.0, 0.03),
+    ),
+    "multiclass": (
+        ("accuracy", 0.02, 0.0),
+        ("f1_macro", 0.02, 0.0),
+        ("roc_auc_ovr", 0.01, 0.0),
+        ("log_loss", 0.0, 0.03),
+    ),
+    "regression": (("rmse", 0.0, 0.03), ("mae", 0.0, 0.03), ("r2", 0.02, 0.0)),
+}
 
 
 def number(value: float) -> str:
@@ -80,35 +92,74 @@ def render(draft: Draft) -> str:
         [f"{text(k)}: {flow_list(v)}" for k, v in draft.bands.items()],
     )
     gates = "\n".join(
-        f"    {name}: {{direction: {way}, floor: {scalar(draft.gate_floors.get(name))}, "
+        f"    {name}: {{direction: {DIRECTIONS[name]}, "
+        f"floor: {scalar(draft.gate_floors.get(name))}, "
         f"abs_tolerance: {number(abs_tol)}, rel_tolerance: {number(rel_tol)}}}"
-        for name, way, abs_tol, rel_tol in METRICS
+        for name, abs_tol, rel_tol in GATED[draft.task]
     )
+    classify = draft.task != "regression"
+    baseline = "DummyClassifier" if classify else "DummyRegressor"
     margins = _block(
-        "              # the model must beat the DummyClassifier by at least this much",
+        f"              # the model must beat the {baseline} by at least this much",
         [f"{k}: {number(v)}" for k, v in draft.baseline_margin.items()],
     )
+    weight = "\n    class_weight: balanced" if classify else ""
     return TEMPLATE.format(
         csv_name=draft.csv_name,
         raw=text(f"data/raw/{draft.csv_name}"),
-        task=draft.task,
-        target=text(draft.target),
-        labels=flow_list(draft.labels or (), quote=True),
-        positive=scalar(draft.positive_label, quote=True),
+        target_block=_target_block(draft),
         id_column=scalar(draft.id_column),
         columns=columns,
         min_rows=draft.min_rows,
         max_rows=draft.max_rows,
         class_shares=shares,
+        rf_weight=(
+            "\n    class_weight: balanced      # balanced | null (classification only)"
+            if classify
+            else ""
+        ),
+        hgb_weight=weight,
+        linear_weight=weight,
+        linear=("LogisticRegression (C = 1 / alpha)" if classify else "Ridge (alpha)"),
+        threshold=(
+            "\n  threshold: 0.5                # the positive label at or above this probability"
+            if draft.task == "binary"
+            else ""
+        ),
         slice_columns=flow_list(draft.slice_columns),
         bands=bands,
+        calibration=(
+            "\n  calibration_bins: 10          # quantile bins of the reliability curve"
+            if classify
+            else ""
+        ),
         experiment=text(draft.name),
         model=text(f"{draft.name}-model"),
+        baseline=baseline,
         gates=gates,
         margins=margins,
         slice_min_rows=draft.slice_min_rows,
         ingest_min_rows=draft.ingest_min_rows,
+        behaviour=BEHAVIOUR[draft.task],
     )
+
+
+def _target_block(draft: Draft) -> str:
+    lines = [f"  task: {draft.task}", f"  target: {text(draft.target)}"]
+    if draft.task == "binary":
+        lines += [
+            f"  labels: {flow_list(draft.labels or (), quote=True)}",
+            f"  positive_label: {scalar(draft.positive_label, quote=True)}",
+        ]
+    elif draft.task == "multiclass":
+        lines.append(
+            f"  labels: {flow_list(draft.labels or (), quote=True)}"
+            "   # the model's classes, in this order"
+        )
+    else:
+        bounds = flow_list(draft.target_range) if draft.target_range else "null"
+        lines.append(f"  target_range: {bounds:<16} # critical: plausible values (null: any)")
+    return "\n".join(lines)
 
 
 def _block(comment: str, lines: list[str]) -> str:
@@ -151,10 +202,7 @@ paths:
 # non-negative data); warn = the observed range; median = the observed median +- half the
 # interquartile range; missing = the observed share plus headroom for a 50-row batch.
 data:
-  task: {task}
-  target: {target}
-  labels: {labels}
-  positive_label: {positive}
+{target_block}
   id_column: {id_column:<18} # null when rows have no id
   columns:
 {columns}
@@ -175,23 +223,18 @@ train:
   random_forest:
     n_estimators: 300
     max_depth: 10               # null for unlimited
-    min_samples_leaf: 5
-    class_weight: balanced      # balanced | null (classification only)
+    min_samples_leaf: 5{rf_weight}
   hist_gradient_boosting:
     max_iter: 300
     max_depth: null
     min_samples_leaf: 20
-    learning_rate: 0.05
-    class_weight: balanced
-  linear:                       # LogisticRegression (C = 1 / alpha) or Ridge
-    alpha: 1.0
-    class_weight: balanced
+    learning_rate: 0.05{hgb_weight}
+  linear:                       # {linear}
+    alpha: 1.0{linear_weight}
 
-evaluate:
-  threshold: 0.5                # binary only: the positive label at or above this probability
+evaluate:{threshold}
   slice_columns: {slice_columns}   # metrics per value of each
-  bands:{bands}
-  calibration_bins: 10          # quantile bins of the reliability curve
+  bands:{bands}{calibration}
   importance_repeats: 2         # permutation importance shuffles per column
   seed: 42
 
@@ -203,7 +246,7 @@ track:
 # pull-request report judges metric changes by the same rules). Per metric: which way is better,
 # a floor (null for none), and how much worse than the champion it may be: the larger of
 # abs_tolerance and rel_tolerance * champion's value. The drafted floors only ask the model to
-# beat a prior-predicting baseline; after the first `make repro`, `make set-floors` sets them
+# beat the {baseline}; after the first `make repro`, `make set-floors` sets them
 # to the measured metrics minus a margin.
 gates:
   metrics:
@@ -240,9 +283,25 @@ drift:
 # What the model must do beyond its metrics; tests/model checks each rule on the produced model,
 # after checking that the training data agree with it. Drafted empty: add the rules you know.
 behaviour:
+{behaviour}
+"""
+
+BEHAVIOUR = {
+    "binary": """\
   invariant: []                 # changing only these columns barely moves predictions
   invariant_tolerance: 0.02     # largest mean absolute change of the positive-class score
-  monotonic: {{}}                 # column: increasing | decreasing (the mean score, as it rises)
-  category_order: {{}}            # column: [categories from the highest to the lowest mean score]
-  cases: []                     # - {{expect: <label>, row: {{column: value, ...}}}}
-"""
+  monotonic: {}                 # column: increasing | decreasing (the mean score, as it rises)
+  category_order: {}            # column: [categories from the highest to the lowest mean score]
+  cases: []                     # - {expect: <label>, row: {column: value, ...}}""",
+    "multiclass": """\
+  invariant: []                 # changing only these columns barely moves predictions
+  invariant_tolerance: 0.02     # largest mean absolute change of any class's probability
+  cases: []                     # - {expect: <label>, row: {column: value, ...}}
+  # (no monotonic or category_order: a multiclass model has no single score to order)""",
+    "regression": """\
+  invariant: []                 # changing only these columns barely moves predictions
+  invariant_tolerance: 0.02     # largest mean absolute change of the prediction / target's std
+  monotonic: {}                 # column: increasing | decreasing (the mean prediction, as it rises)
+  category_order: {}            # column: [categories from the highest to the lowest prediction]
+  cases: []                     # - {expect_between: [low, high], row: {column: value, ...}}""",
+}

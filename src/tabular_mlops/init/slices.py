@@ -2,7 +2,7 @@
 
 Slices are only useful when each group has enough test rows to judge, hence small categories
 with the largest smallest group first; a band is most telling on the numeric column that ranks
-the positive class best.
+the target best.
 """
 
 from __future__ import annotations
@@ -32,15 +32,14 @@ def choose_slices(frame: pd.DataFrame, columns: tuple[ColumnDraft, ...]) -> tupl
 
 
 def choose_bands(
-    frame: pd.DataFrame, columns: tuple[ColumnDraft, ...], positive: pd.Series | None
+    frame: pd.DataFrame, columns: tuple[ColumnDraft, ...], target: pd.Series, task: str
 ) -> dict[str, tuple[float, ...]]:
-    """Quartile edges of the numeric column that ranks the positive class best; {} if none."""
+    """Quartile edges of the numeric column that tells the target apart best; {} if none."""
     best: tuple[float, str] | None = None
     for column in columns:
-        if column.median is None or positive is None:
+        if column.median is None:
             continue
-        values = frame[column.name]
-        strength = abs(values.rank().corr(positive.astype(float).rank()))
+        strength = association(frame[column.name], target, task)
         if not math.isnan(strength) and (best is None or strength > best[0]):
             best = (strength, column.name)
     if best is None:
@@ -50,6 +49,27 @@ def choose_bands(
     quartiles = frame[name].quantile([0.25, 0.5, 0.75]).to_list()
     edges = sorted({column.warn[0], *(_round_like(q, column) for q in quartiles)})  # type: ignore[index]
     return {name: tuple(edges)} if len(edges) >= 2 else {}
+
+
+def association(values: pd.Series, target: pd.Series, task: str) -> float:
+    """How well a numeric column's ranks tell the target apart, in [0, 1].
+
+    Regression: |Spearman correlation|. Classification: the correlation ratio (eta) of the
+    column's ranks across labels, which for two labels is |Spearman| with the positive class.
+    """
+    both = pd.DataFrame({"x": values, "y": target}).dropna()
+    if len(both) < 3:
+        return math.nan
+    ranks = both["x"].rank()
+    if task == "regression":
+        numbers = pd.to_numeric(both["y"], errors="coerce")
+        return abs(ranks.corr(numbers.rank()))
+    total = float(((ranks - ranks.mean()) ** 2).sum())
+    if total == 0:
+        return math.nan
+    groups = ranks.groupby(both["y"].astype(str))
+    between = float((groups.count() * (groups.mean() - ranks.mean()) ** 2).sum())
+    return math.sqrt(between / total)
 
 
 def _round_like(value: float, column: ColumnDraft) -> float:

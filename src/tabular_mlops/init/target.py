@@ -93,5 +93,5 @@ def check_target(frame: pd.DataFrame, target: str, source: str) -> pd.Series:
     distinct = values.dropna().unique()
     if len(distinct) < 2:
         what = f"a single value ({native(distinct[0])!r})" if len(distinct) else "no values"
-        raise PipelineError(f"{source}: target {target!r} has {what}; a model needs two classes")
+        raise PipelineError(f"{source}: target {target!r} has {what}; there is nothing to learn")
     return values
