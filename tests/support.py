@@ -20,8 +20,9 @@ SEED = 20261125
 
 
 def sample_rows(raw: pd.DataFrame, data: DataParams, rows: int = SAMPLE_ROWS) -> pd.DataFrame:
-    """A deterministic, stratified sample of the raw data: every label, every allowed-missing
-    column's empty cells kept when there are any, and the raw file's column order."""
+    """A deterministic, stratified sample of the raw data: every label (or every tenth of a
+    regression target's range of values), every allowed-missing column's empty cells kept when
+    there are any, and the raw file's column order."""
     if len(raw) <= rows:
         return raw.copy()
     rng = np.random.default_rng(SEED)
@@ -30,12 +31,21 @@ def sample_rows(raw: pd.DataFrame, data: DataParams, rows: int = SAMPLE_ROWS) ->
         empty = np.flatnonzero(raw[name].isna().to_numpy()) if spec.missing > 0 else []
         keep.update(int(i) for i in list(empty)[:3])
     share = (rows - len(keep)) / len(raw)
-    for _, group in raw.groupby(raw[data.target].astype(str), sort=True):
+    for _, group in raw.groupby(strata(raw[data.target], data), sort=True):
         take = max(2, round(len(group) * share))
         keep.update(
             int(i) for i in rng.choice(group.index, size=min(take, len(group)), replace=False)
         )
     return raw.loc[sorted(keep)].reset_index(drop=True)
+
+
+def strata(target: pd.Series, data: DataParams, bins: int = 10) -> pd.Series:
+    """What a sample stratifies by: the label, or a regression target's quantile bin (so its
+    extremes are sampled too)."""
+    if data.task != "regression":
+        return target.astype(str)
+    numbers = pd.to_numeric(target, errors="coerce")
+    return pd.qcut(numbers.rank(method="first"), q=bins, labels=False).astype(str)
 
 
 def write_sample(params: Params, root: Path, out: Path, rows: int = SAMPLE_ROWS) -> Path:

@@ -10,6 +10,7 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -25,6 +26,7 @@ from tabular_mlops.core.contract import (
 )
 from tabular_mlops.core.errors import PipelineError
 from tabular_mlops.core.params import load_params
+from tabular_mlops.core.task import is_classification
 from tabular_mlops.core.validation import ContractResult, run_suite, validate_csv, validate_frame
 from tabular_mlops.stages import validate as validate_stage
 
@@ -74,12 +76,17 @@ def test_suite_covers_every_column_and_the_contract_rules(params):
         "expect_table_columns_to_match_set",
         "expect_table_row_count_to_be_between",
         "expect_column_values_to_not_be_null",
-        "expect_column_values_to_be_in_set",
-        "expect_column_distinct_values_to_equal_set",
     }
-    if params.data.numeric:
+    if CLASSIFICATION:
+        expected |= {
+            "expect_column_values_to_be_in_set",
+            "expect_column_distinct_values_to_equal_set",
+        }
+    if params.data.categorical:
+        expected.add("expect_column_values_to_be_in_set")
+    if params.data.numeric or not CLASSIFICATION:
         expected.add("expect_column_values_to_be_in_type_list")
-    if RANGED:
+    if RANGED or params.data.target_range is not None:
         expected.add("expect_column_values_to_be_between")
     if params.data.id_column is not None:
         expected.add("expect_column_values_to_be_unique")
@@ -107,13 +114,14 @@ def set_rows(column: str, value: object, rows: int = 3):
 
 
 def balance(label: object, share: float):
-    """Give `label` that share of rows and the other label the rest."""
+    """Give `label` that share of rows and the other labels the rest, in their own proportions."""
 
     def mutate(frame: pd.DataFrame) -> pd.DataFrame:
-        other = next(x for x in DATA.labels if x != label)
+        target = frame[DATA.target]
+        others = target[target.astype(str) != str(label)].to_numpy()
         count = int(len(frame) * share)
         frame = frame.astype({DATA.target: object})
-        frame[DATA.target] = [label] * count + [other] * (len(frame) - count)
+        frame[DATA.target] = [label] * count + list(np.resize(others, len(frame) - count))
         return frame
 
     return mutate
@@ -132,7 +140,7 @@ FEATURE = DATA.features[0]
 RANGED = columns_of(DATA, "number", "integer", where=lambda s: s.range is not None)
 COMPLETE = columns_of(DATA, "number", "integer", "category", where=lambda s: s.missing == 0)
 NULLABLE = columns_of(DATA, where=lambda s: 0 < s.missing < 0.5)
-POSITIVE = DATA.positive_label
+CLASSIFICATION = is_classification(DATA.task)
 
 # case: (mutation, failing column, failing expectation, text every printed line must contain)
 MUTATIONS = {
@@ -154,19 +162,41 @@ MUTATIONS = {
         "expect_table_columns_to_match_set",
         f"'unexpected': ['{FEATURE}_renamed']",
     ),
-    "target-one-class": (
-        balance(DATA.negative_label, 1.0),
+}
+#: The rule a text value in the target breaks: not a label, or not a number.
+TARGET_RULE = (
+    "expect_column_values_to_be_in_set"
+    if CLASSIFICATION
+    else "expect_column_values_to_be_in_type_list"
+)
+MUTATIONS["target-unknown-value"] = (
+    set_rows(DATA.target, "Maybe-not-a-label"),
+    DATA.target,
+    TARGET_RULE,
+    "e.g. ['Maybe-not-a-label']",
+)
+if CLASSIFICATION:
+    MUTATIONS["target-one-class"] = (
+        balance(DATA.classes[0], 1.0),
         DATA.target,
         "expect_column_distinct_values_to_equal_set",
-        f"observed {{'missing': [{POSITIVE!r}]}}",
-    ),
-    "target-unknown-label": (
-        set_rows(DATA.target, "Maybe-not-a-label"),
+        f"{DATA.classes[-1]!r}]}}" if DATA.task == "binary" else repr(DATA.classes[-1]),
+    )
+else:
+    MUTATIONS["target-empty"] = (
+        set_rows(DATA.target, None),
         DATA.target,
-        "expect_column_values_to_be_in_set",
-        "e.g. ['Maybe-not-a-label']",
-    ),
-}
+        "expect_column_values_to_not_be_null",
+        "3 of ",
+    )
+if DATA.target_range is not None:
+    beyond = outside(DATA.target_spec)
+    MUTATIONS["target-out-of-range"] = (
+        set_rows(DATA.target, beyond),
+        DATA.target,
+        "expect_column_values_to_be_between",
+        f"e.g. [{beyond!r}]",
+    )
 for name in first(DATA.numeric):
     MUTATIONS[f"wrong-type:{name}"] = (
         set_rows(name, "twelve"),
@@ -238,9 +268,11 @@ def test_bad_data_is_rejected_naming_column_rule_and_values(case, good_sample, c
 def test_class_balance_is_bounded(good_sample, check_frame, label, share):
     result = check_frame(balance(label, share)(good_sample.copy()))
     assert not result.success
-    [failure] = result.failures
-    assert failure.column == DATA.target
-    assert "class balance" in failure.reason
+    assert {failure.column for failure in result.failures} == {DATA.target}
+    assert all("class balance" in failure.reason for failure in result.failures)
+    assert any(repr(label) in failure.reason for failure in result.failures)
+    if DATA.task == "binary":
+        assert len(result.failures) == 1
 
 
 def test_row_count_below_the_floor_fails(good_sample, check_frame, sample_params):
@@ -436,7 +468,7 @@ def test_stage_writes_report_and_docs_then_exits_2_on_bad_data(tmp_path, root, g
     argv = ["--params", str(write_params(tmp_path, root)), "--csv", str(bad)]
     code, err = run_stage([*argv, "--out", str(out), "--docs", str(docs)], capsys)
     assert code == 2
-    assert f"{bad}: {DATA.target}: expect_column_values_to_be_in_set [critical]" in err
+    assert f"{bad}: {DATA.target}: {TARGET_RULE} [critical]" in err
     report = json.loads(out.read_text())
     failed_count = report["critical_failed"]
     assert (

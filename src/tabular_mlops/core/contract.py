@@ -1,7 +1,8 @@
 """The data contract: a Great Expectations 1.x expectation suite generated from params.yaml.
 
 Everything the contract knows about the dataset comes from the `data` section (per column: kind,
-range, warning range, median band, allowed values, missing share; the target's labels; the id)
+range, warning range, median band, allowed values, missing share; the target's labels, or a
+regression target's range; the id)
 and from `validate` (row counts, class shares), so a fork describes its data in config and never
 edits this module. Every expectation carries `meta = {"severity": "critical" | "warning",
 "reason": "<what it protects>"}`: critical failures stop the pipeline, warnings are reported only.
@@ -104,9 +105,13 @@ def _id_rules(data: DataParams) -> list[Any]:
 
 
 def _target_rules(data: DataParams, bounds: ValidateParams) -> list[Any]:
+    """Classification: the labels, each present, and the class balance. Regression: a number
+    column (never empty, within `data.target_range` when set)."""
     import great_expectations.expectations as gxe
 
-    labels = list(data.labels)
+    if data.task == "regression":
+        return _numeric_rules(data.target, data.target_spec)
+    labels = list(data.labels or ())
     out = [
         gxe.ExpectColumnValuesToBeInSet(
             column=data.target,
