@@ -145,6 +145,8 @@ def render(draft: Draft) -> str:
 
 
 def _target_block(draft: Draft) -> str:
+    """The target's keys. `labels` and `positive_label` are written (null) for every task, as
+    dvc.yaml names them among a stage's params and DVC refuses a key that is absent."""
     lines = [f"  task: {draft.task}", f"  target: {text(draft.target)}"]
     if draft.task == "binary":
         lines += [
@@ -152,13 +154,18 @@ def _target_block(draft: Draft) -> str:
             f"  positive_label: {scalar(draft.positive_label, quote=True)}",
         ]
     elif draft.task == "multiclass":
-        lines.append(
+        lines += [
             f"  labels: {flow_list(draft.labels or (), quote=True)}"
-            "   # the model's classes, in this order"
-        )
+            "   # the model's classes, in this order",
+            "  positive_label: null          # binary only",
+        ]
     else:
         bounds = flow_list(draft.target_range) if draft.target_range else "null"
-        lines.append(f"  target_range: {bounds:<16} # critical: plausible values (null: any)")
+        lines += [
+            "  labels: null                  # classification only",
+            "  positive_label: null          # binary only",
+            f"  target_range: {bounds:<16}# critical: plausible values (null: any)",
+        ]
     return "\n".join(lines)
 
 
