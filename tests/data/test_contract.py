@@ -479,7 +479,8 @@ def test_stage_writes_report_and_docs_then_exits_2_on_bad_data(tmp_path, root, g
     )
     assert report["success"] is False
     assert report["critical_failed"] == report["failed"] >= 1
-    assert report["failures"][0]["examples"] == ["Maybe-not-a-label"]
+    [target_failure] = [f for f in report["failures"] if f["expectation"] == TARGET_RULE]
+    assert target_failure["examples"] == ["Maybe-not-a-label"]
     assert (docs / "index.html").is_file()
 
 
