@@ -93,6 +93,53 @@ def load_params_at_root() -> Params:
     return load_params(Path(__file__).resolve().parents[1] / "params.yaml")
 
 
+TASKS = ("binary", "multiclass", "regression")
+
+
+def synthetic_raw(task: str, rows: int = 240, seed: int = 0) -> pd.DataFrame:
+    """A small raw CSV's frame for `task`: an id, a number the target follows, a count, a
+    category, and the target `y` (two labels, three labels, or a number)."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0, 1, rows)
+    count = rng.integers(0, 50, rows)
+    noisy = x + rng.normal(0, 0.3, rows)
+    if task == "binary":
+        y: Any = np.where(noisy > 0, "yes", "no")
+    elif task == "multiclass":
+        y = np.select([noisy < -0.5, noisy < 0.5], ["low", "mid"], "high")
+    else:
+        y = (3 * noisy + count / 10).round(3)
+    return pd.DataFrame(
+        {
+            "row_id": np.arange(rows),
+            "x": x.round(4),
+            "count": count,
+            "group": rng.choice(["a", "b", "c"], rows),
+            "y": y,
+        }
+    )
+
+
+def synthetic_params(task: str, raw: pd.DataFrame | None = None) -> dict[str, Any]:
+    """params.yaml as `make init` drafts it for `synthetic_raw(task)`, as a plain mapping."""
+    import yaml
+
+    from tabular_mlops.init.draft import draft
+    from tabular_mlops.init.render import render
+
+    frame = synthetic_raw(task) if raw is None else raw
+    drafted = draft(
+        frame,
+        "y",
+        source="synthetic.csv",
+        csv_name="synthetic.csv",
+        name="synthetic",
+        id_column="row_id",
+        task=task,
+    )
+    return yaml.safe_load(render(drafted))
+
+
 #: The size of each documented drift: a relative change of a numeric column, and the points a
 #: share (a category value's, or the positive label's) moves by.
 RELATIVE_SHIFT = 0.15

@@ -8,6 +8,9 @@ import yaml
 
 from tabular_mlops.core.errors import PipelineError
 from tabular_mlops.core.params import Params, flatten, load_params
+from tabular_mlops.core.task import METRICS, PRIMARY
+
+from ..support import TASKS, synthetic_params
 
 
 def first_column(raw: dict) -> dict:
@@ -20,7 +23,12 @@ def replace_first_column(raw: dict, spec: dict) -> None:
 
 
 def write_params(tmp_path: Path, root: Path, edit) -> Path:
-    raw = yaml.safe_load((root / "params.yaml").read_text(encoding="utf-8"))
+    return write_raw(
+        tmp_path, yaml.safe_load((root / "params.yaml").read_text(encoding="utf-8")), edit
+    )
+
+
+def write_raw(tmp_path: Path, raw: dict, edit) -> Path:
     edit(raw)
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(raw), encoding="utf-8")
@@ -28,11 +36,19 @@ def write_params(tmp_path: Path, root: Path, edit) -> Path:
 
 
 def test_shipped_params_load_into_frozen_objects(params: Params) -> None:
-    assert params.train.model == "random_forest"
+    assert params.train.chosen is getattr(params.train, params.train.model)
     assert params.data.features
     assert set(params.data.features) <= set(params.data.columns)
     with pytest.raises(dataclasses.FrozenInstanceError):
-        params.train.n_estimators = 1  # type: ignore[misc]
+        params.train.seed = 1  # type: ignore[misc]
+
+
+FOREST = {"n_estimators": 20, "max_depth": 3, "min_samples_leaf": 1}
+
+
+def forest(**edit) -> dict:
+    """A random_forest block with `edit` applied: a bad value in a family's own settings."""
+    return {**FOREST, **edit}
 
 
 @pytest.mark.parametrize(
@@ -42,9 +58,18 @@ def test_shipped_params_load_into_frozen_objects(params: Params) -> None:
         (lambda p: p.update(extra={"a": 1}), "unknown key 'extra'"),
         (lambda p: p["prepare"].pop("seed"), "missing key 'prepare.seed'"),
         (lambda p: p.pop("track"), "missing key 'track'"),
-        (lambda p: p["train"].update(n_estimators="many"), "key 'train.n_estimators'"),
-        (lambda p: p["train"].update(n_estimators=2.5), "key 'train.n_estimators'"),
-        (lambda p: p["train"].update(n_estimators=True), "key 'train.n_estimators'"),
+        (
+            lambda p: p["train"].update(random_forest=forest(n_estimators="many")),
+            "key 'train.random_forest.n_estimators'",
+        ),
+        (
+            lambda p: p["train"].update(random_forest=forest(n_estimators=2.5)),
+            "key 'train.random_forest.n_estimators'",
+        ),
+        (
+            lambda p: p["train"].update(random_forest=forest(n_estimators=True)),
+            "key 'train.random_forest.n_estimators'",
+        ),
         (lambda p: p["prepare"].update(test_size=1.5), "key 'prepare.test_size'"),
         (lambda p: p["train"].update(model="xgboost"), "key 'train.model'"),
         (lambda p: p["data"].update(columns="all"), "key 'data.columns'"),
@@ -61,8 +86,6 @@ def test_shipped_params_load_into_frozen_objects(params: Params) -> None:
         (lambda p: replace_first_column(p, {"kind": "category"}), "lists its allowed"),
         (lambda p: first_column(p).update(missing=1.5), "key 'data.columns."),
         (lambda p: first_column(p).update(unit="cm"), "unknown key 'data.columns."),
-        (lambda p: p["data"].update(positive_label="not-a-label"), "is not one of the labels"),
-        (lambda p: p["data"].update(labels=["a", "b", "c"]), "exactly two distinct labels"),
         (lambda p: p["data"].update(task="ranking"), "key 'data.task'"),
         (lambda p: p["data"].pop("id_column"), "missing key 'data.id_column'"),
         (
@@ -90,8 +113,6 @@ def test_shipped_params_load_into_frozen_objects(params: Params) -> None:
         "category-without-values",
         "missing-share-above-1",
         "unknown-column-key",
-        "positive-label-not-a-label",
-        "three-labels-for-binary",
         "unknown-task",
         "id-column-missing",
         "target-listed-as-column",
@@ -111,8 +132,8 @@ def test_bad_params_give_one_line_naming_file_and_key(tmp_path, root, edit, mess
 
 
 def test_int_is_accepted_where_a_float_is_expected(tmp_path, root) -> None:
-    path = write_params(tmp_path, root, lambda p: p["train"].update(C=2))
-    assert load_params(path).train.C == 2.0
+    path = write_params(tmp_path, root, lambda p: p["train"].update(linear={"alpha": 2}))
+    assert load_params(path).train.linear.alpha == 2.0
 
 
 @pytest.mark.parametrize(
@@ -133,9 +154,17 @@ def test_unreadable_params_file(tmp_path, content, message) -> None:
 
 def test_flatten_gives_dotted_names_and_joins_lists(params: Params) -> None:
     flat = flatten(params)
-    assert flat["train.n_estimators"] == params.train.n_estimators
-    assert flat["data.labels"].split(",") == [str(label) for label in params.data.labels]
+    assert flat["train.model"] == params.train.model
+    assert flat["train.seed"] == params.train.seed
+    if params.data.labels is not None:
+        assert flat["data.labels"].split(",") == [str(label) for label in params.data.labels]
     assert all(not isinstance(value, dict) for value in flat.values())
+
+
+def a_case(raw: dict) -> dict:
+    """What a case of the configured task expects: a label, or a range of values."""
+    labels = raw["data"].get("labels")
+    return {"expect": labels[0]} if labels else {"expect_between": [0, 1]}
 
 
 def a_category(raw: dict) -> str | None:
@@ -166,9 +195,7 @@ def a_category(raw: dict) -> str | None:
             "key 'behaviour.monotonic': 'no_such_column'",
         ),
         (
-            lambda p: p["behaviour"].update(
-                cases=[{"expect": p["data"]["labels"][0], "row": {"x": 1}}]
-            ),
+            lambda p: p["behaviour"].update(cases=[{**a_case(p), "row": {"x": 1}}]),
             "key 'behaviour.cases': 'x'",
         ),
         (
@@ -210,3 +237,104 @@ def test_a_category_order_value_must_be_one_of_the_columns_values(tmp_path, root
     path.write_text(yaml.safe_dump(raw), encoding="utf-8")
     with pytest.raises(PipelineError, match=f"behaviour.category_order.{column}': 'never-a-value'"):
         load_params(path)
+
+
+# Each task's own rules, on params `make init` drafts for a small synthetic frame of that task.
+TASK_EDITS = [
+    ("binary", lambda p: p["data"].update(positive_label="x"), "is not one of the labels"),
+    ("binary", lambda p: p["data"].update(labels=["a", "b", "c"]), "exactly two distinct"),
+    ("binary", lambda p: p["data"].update(target_range=[0, 1]), "regression task only"),
+    ("multiclass", lambda p: p["data"].update(positive_label="low"), "binary task only"),
+    ("multiclass", lambda p: p["data"].update(labels=["low", "mid"]), "at least three"),
+    ("multiclass", lambda p: p["evaluate"].update(threshold=0.4), "'evaluate.threshold'"),
+    (
+        "multiclass",
+        lambda p: p["behaviour"].update(monotonic={"x": "increasing"}),
+        "no single score to order",
+    ),
+    (
+        "multiclass",
+        lambda p: p["behaviour"].update(cases=[{"expect_between": [0, 1], "row": {"x": 1}}]),
+        "names the label it 'expect's",
+    ),
+    ("regression", lambda p: p["data"].update(labels=["a", "b"]), "no 'labels'"),
+    ("regression", lambda p: p["data"].update(target_range=[5, 1]), "low bound exceeds"),
+    ("regression", lambda p: p["evaluate"].update(threshold=0.4), "'evaluate.threshold'"),
+    (
+        "regression",
+        lambda p: p["train"]["random_forest"].update(class_weight="balanced"),
+        "'train.random_forest.class_weight': applies to classification only",
+    ),
+    (
+        "regression",
+        lambda p: p["validate"].update(class_shares={"1": [0.1, 0.2]}),
+        "label '1'",
+    ),
+    (
+        "regression",
+        lambda p: p["behaviour"].update(cases=[{"expect": 1, "row": {"x": 1}}]),
+        "label 1 (validate.class_shares or behaviour.cases) is not in data.labels",
+    ),
+    *(
+        (
+            task,
+            lambda p, other=other: p["gates"]["metrics"].update(
+                {
+                    other: {
+                        "direction": "higher",
+                        "floor": None,
+                        "abs_tolerance": 0.0,
+                        "rel_tolerance": 0.0,
+                    }
+                }
+            ),
+            f"key 'gates.metrics.{other}': a {task} task does not produce '{other}'",
+        )
+        for task, other in (("binary", "rmse"), ("multiclass", "roc_auc"), ("regression", "f1"))
+    ),
+    (
+        "regression",
+        lambda p: p["gates"]["baseline_margin"].update(accuracy=0.1),
+        "key 'gates.baseline_margin.accuracy': a regression task does not produce",
+    ),
+    *(
+        (
+            task,
+            lambda p: p["train"].update(random_forest={**FOREST, "learning_rate": 0.1}),
+            "unknown key 'train.random_forest.learning_rate'",
+        )
+        for task in TASKS
+    ),
+    (
+        "multiclass",
+        lambda p: p["train"].update(linear={"alpha": 1.0, "max_iter": 5}),
+        "unknown key 'train.linear.max_iter'",
+    ),
+    (
+        "binary",
+        lambda p: p["train"].update(model="linear", linear=None),
+        "model 'linear' has no settings",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("task", "edit", "message"),
+    TASK_EDITS,
+    ids=[f"{task}-{message[:40]}" for task, _, message in TASK_EDITS],
+)
+def test_a_key_of_another_task_or_family_is_one_line(tmp_path, task, edit, message) -> None:
+    path = write_raw(tmp_path, synthetic_params(task), edit)
+    with pytest.raises(PipelineError) as caught:
+        load_params(path)
+    text = str(caught.value)
+    assert text.startswith(f"{path}: ") and message in text and "\n" not in text, text
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_drafted_params_of_every_task_load_and_gate_only_its_metrics(tmp_path, task) -> None:
+    params = load_params(write_raw(tmp_path, synthetic_params(task), lambda p: None))
+    assert params.data.task == task
+    assert PRIMARY[task] in params.gates.metrics
+    assert set(params.gates.metrics) <= set(METRICS[task])
+    assert set(params.gates.baseline_margin) <= set(METRICS[task])
