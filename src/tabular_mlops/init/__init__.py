@@ -3,9 +3,12 @@
 The draft is a starting point a person reviews, so every heuristic errs towards a config that
 loads, trains and flags real problems without false alarms on the data it was drafted from:
 
-- Task: a target with exactly two distinct values is binary. Only binary is accepted today; other
-  targets are drafted the same way and refused with one line, so multiclass (a labels list) and
-  regression (no labels) are a small addition in `draft.py` and `render.py`.
+- Task: a target with exactly two distinct values is binary; a numeric one with fractions or more
+  than 20 distinct values is a regression; anything else (text, a few whole numbers) is
+  multiclass. TASK= overrides. A regression target must be all numbers; a multiclass label needs
+  at least 5 rows, so the 20% test split holds one and every class can be scored.
+- Multiclass labels are in sorted order (numbers numerically), not by frequency: the order is
+  the class codes, and it must not change when new rows shift the counts.
 - Positive label: the positive member of a conventional pair (1 of 0/1, true, yes, y, t,
   positive), else the minority class, as the class a model is usually asked to find (default,
   fraud, disease); POSITIVE= overrides. Labels keep the type pandas reads (1, True, "Yes").
@@ -28,14 +31,20 @@ loads, trains and flags real problems without false alarms on the data it was dr
 - Missing: the observed share of empty cells plus three standard errors of that share in a
   50-row batch (ingest's smallest), rounded up to 0.01, so batches do not fail by chance.
 - Validate: min_rows is a tenth of the rows (at least 50, never above the rows), max_rows 100x
-  the rows; the positive class share may move by three standard errors of a 50-row batch (at
-  least 0.05) either way, but never below a quarter of the observed share, so a file with no
-  positives at all still fails.
+  the rows; the positive class's share (binary) or every label's (multiclass) may move by three
+  standard errors of a 50-row batch (at least 0.05) either way, but never below a quarter of the
+  observed share, so a file without the class still fails. A regression target gets
+  `target_range`, drafted like a number column's `range`.
 - Slices: up to three categories (or 0/1 columns) with 2 to 10 values, those whose smallest
   group is largest first, so each slice has test rows to judge. Bands: the quartiles of the
-  numeric column whose rank correlates most with the positive class.
-- Gates: floors only ask the model to beat a prior-predicting baseline (roc_auc 0.5, pr_auc the
-  positive share) by a margin; `make set-floors` later sets them from measured metrics.
+  numeric column whose ranks tell the target apart best (|Spearman| for a regression target,
+  the correlation ratio across labels otherwise, which for two labels is the same |Spearman|).
+- Gates: floors only ask the model to beat the Dummy baseline by a margin; `make set-floors`
+  later sets them from measured metrics. Binary: roc_auc 0.5 + 0.1, pr_auc the positive share
+  plus half of it. Multiclass: roc_auc_ovr 0.5 + 0.1, f1_macro that of always answering the
+  majority label + 0.05 (accuracy has no floor: with balanced class weights a good model may
+  trade it for the rare classes). Regression: 5% less error than predicting the mean (rmse below
+  the target's std, mae below its mean absolute deviation) and r2 0.1.
 
 `make set-floors` (`tabular_mlops.init.floors`) edits only the floor values in params.yaml.
 """

@@ -3,7 +3,9 @@
 After the first `make repro`, the drafted floors (beat the baseline) are far below what the model
 does; a floor just under the measured metrics catches a real regression even without a champion.
 Higher-is-better metrics get `value - margin` rounded down, lower-is-better ones `value + margin`
-rounded up (to 0.001, never below 0), so the model that was measured always passes.
+rounded up (to 0.001, never below 0), so the model that was measured always passes. Errors in the
+target's units (a regression's rmse and mae) take the margin as a share instead: `value * (1 +
+margin)`, rounded up to three significant digits, as 0.02 means nothing to a price in dollars.
 
 Only the floor values change: the rest of params.yaml, comments included, stays byte-identical.
 """
@@ -25,9 +27,13 @@ from tabular_mlops.core.params import DEFAULT_PARAMS, read_yaml
 _KEY = re.compile(r"^(\s*)([^\s#:][^:#]*?)\s*:(\s|$)")
 _FLOW_FLOOR = re.compile(r"(\bfloor\s*:\s*)([^,}\s#]+)")
 _BLOCK_VALUE = re.compile(r"^(\s*floor\s*:\s*)([^\s#]+)")
+#: Metrics in the target's own units, whose margin is relative (see the module docstring).
+IN_TARGET_UNITS = frozenset({"rmse", "mae"})
 
 
-def new_floor(value: float, direction: str, margin: float) -> float:
+def new_floor(value: float, direction: str, margin: float, *, relative: bool = False) -> float:
+    if relative:
+        return _round_sig(value * (1 + margin) if direction == "lower" else value * (1 - margin))
     if direction == "higher":
         floor = math.floor(round((value - margin) * 1000, 6)) / 1000
     else:
@@ -46,8 +52,17 @@ def floors_from(
             raise PipelineError(
                 f"{source}: no number for '{name}' (gated in gates.metrics): run `make repro`"
             )
-        floors[name] = new_floor(float(value), gate["direction"], margin)
+        relative = name in IN_TARGET_UNITS
+        floors[name] = new_floor(float(value), gate["direction"], margin, relative=relative)
     return floors
+
+
+def _round_sig(value: float, digits: int = 3) -> float:
+    """Away from the model: up for errors (lower is better), at `digits` significant digits."""
+    if value <= 0:
+        return 0.0
+    scale = 10.0 ** (math.floor(math.log10(value)) - digits + 1)
+    return round(math.ceil(round(value / scale, 6)) * scale, max(0, -math.floor(math.log10(scale))))
 
 
 def set_floors(text: str, floors: dict[str, float], source: str) -> str:
@@ -87,7 +102,7 @@ def set_floors(text: str, floors: dict[str, float], source: str) -> str:
 
 
 def _format(value: float) -> str:
-    text = f"{value:.3f}".rstrip("0")
+    text = f"{value:.6f}".rstrip("0")
     return text + "0" if text.endswith(".") else text
 
 
@@ -128,9 +143,10 @@ def main(argv: list[str] | None = None) -> int:
         old = gates[name].get("floor")
         old = "null" if old is None else old
         sign = "-" if gates[name]["direction"] == "higher" else "+"
+        shown = f"{margin:.0%}" if name in IN_TARGET_UNITS else f"{margin:g}"
         print(
             f"set-floors: {name}: {old} -> {_format(floor)} "
-            f"(measured {metrics[name]:.4g} {sign} {margin:g})"
+            f"(measured {metrics[name]:.4g} {sign} {shown})"
         )
     print(f"set-floors: {params} {'updated' if edited != text else 'already had these floors'}")
     return 0
