@@ -96,6 +96,19 @@ def load_params_at_root() -> Params:
 TASKS = ("binary", "multiclass", "regression")
 
 
+def assert_task_scores(scores: np.ndarray, rows: int, task: str, classes: int) -> None:
+    """Scores of the task's shape (core.task.model_scores): a probability per row (binary), a
+    probability per class summing to 1 (multiclass), or a finite value per row (regression)."""
+    assert np.isfinite(scores).all()
+    if task == "multiclass":
+        assert scores.shape == (rows, classes)
+        np.testing.assert_allclose(scores.sum(axis=1), 1.0, atol=1e-9)
+    else:
+        assert scores.shape == (rows,)
+    if task != "regression":
+        assert np.all((scores >= 0) & (scores <= 1))
+
+
 def synthetic_raw(task: str, rows: int = 240, seed: int = 0) -> pd.DataFrame:
     """A small raw CSV's frame for `task`: an id, a number the target follows, a count, a
     category, and the target `y` (two labels, three labels, or a number)."""

@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 
 from tabular_mlops.core.params import Params, load_params
+from tabular_mlops.core.task import model_scores
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -94,5 +95,7 @@ def features(test_split: pd.DataFrame, params: Params) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="session")
-def proba(model: Any, features: pd.DataFrame) -> Any:
-    return model.predict_proba(features)[:, 1]
+def scores(model: Any, features: pd.DataFrame, params: Params) -> Any:
+    """What the task scores the held-out rows by (core.task.model_scores): the positive class's
+    probability, a probability per class, or the predicted value."""
+    return model_scores(model, features, params.data.task)

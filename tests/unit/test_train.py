@@ -20,7 +20,13 @@ from tabular_mlops.core.task import Task, is_classification, model_scores
 from tabular_mlops.stages.prepare import clean, split
 from tabular_mlops.stages.train import build_pipeline, fit
 
-from ..support import TASKS, load_params_at_root, synthetic_params, synthetic_raw
+from ..support import (
+    TASKS,
+    assert_task_scores,
+    load_params_at_root,
+    synthetic_params,
+    synthetic_raw,
+)
 
 PARAMS = load_params_at_root()
 FAMILIES = ("random_forest", "hist_gradient_boosting", "linear")
@@ -41,19 +47,6 @@ def small(family: str, task: Task, seed: int = 42) -> TrainParams:
     return TrainParams(model=family, seed=seed, **{family: blocks[family]})  # type: ignore[arg-type]
 
 
-def check_scores(scores: np.ndarray, rows: int, task: Task, classes: int) -> None:
-    """Scores of the task's shape: a probability per row (binary), a probability per class
-    summing to 1 (multiclass), or a finite value per row (regression)."""
-    assert np.isfinite(scores).all()
-    if task == "multiclass":
-        assert scores.shape == (rows, classes)
-        np.testing.assert_allclose(scores.sum(axis=1), 1.0, atol=1e-9)
-    else:
-        assert scores.shape == (rows,)
-    if task != "regression":
-        assert np.all((scores >= 0) & (scores <= 1))
-
-
 @pytest.fixture
 def train_frame(sample_frame, params):
     return clean(sample_frame, params.data)
@@ -65,7 +58,9 @@ def test_every_model_family_fits_and_scores_as_the_task_does(train_frame, params
     model = fit(train_frame, data, small(family, data.task))
     assert isinstance(model, Pipeline)
     rows = train_frame.drop(columns=[data.target])
-    check_scores(model_scores(model, rows, data.task), len(rows), data.task, len(data.classes))
+    assert_task_scores(
+        model_scores(model, rows, data.task), len(rows), data.task, len(data.classes)
+    )
 
 
 @pytest.mark.parametrize("task", TASKS)
@@ -77,7 +72,7 @@ def test_train_builds_the_classifier_or_regressor_of_each_family(task, family) -
     estimator = model.named_steps["classifier"]
     assert is_classifier(estimator) if is_classification(task) else is_regressor(estimator)
     scores = model_scores(model, test.drop(columns=[data.target]), task)
-    check_scores(scores, len(test), task, len(data.classes))
+    assert_task_scores(scores, len(test), task, len(data.classes))
     if task == "regression":
         error = np.sqrt(np.mean((scores - test[data.target].to_numpy()) ** 2))
         assert error < test[data.target].std(), "no better than predicting the mean"
