@@ -191,7 +191,8 @@ bench-serve: install ## Latency and throughput of the service vs `mlflow models 
 # A fork's own dataset: draft params.yaml from its CSV, then tighten the gates once it has run.
 .PHONY: init set-floors
 
-# make init CSV=path/to/data.csv TARGET=column [ID=column|none] [TASK=binary] [POSITIVE=label]
+# make init CSV=path/to/data.csv TARGET=column [ID=column|none] [TASK=binary|multiclass|regression]
+#           [POSITIVE=label (binary)]
 #           [NAME=project] [FORCE=1]   (CSV and FORCE are shared with `validate` and `decide`)
 TARGET ?=
 ID ?=
@@ -201,10 +202,11 @@ NAME ?=
 INIT_OPTIONS = $(if $(ID),--id "$(ID)") $(if $(TASK),--task "$(TASK)") \
 	$(if $(POSITIVE),--positive "$(POSITIVE)") $(if $(NAME),--name "$(NAME)") \
 	$(if $(filter 1 true yes TRUE YES True,$(FORCE)),--force)
-init: install ## Draft params.yaml from your CSV (CSV=path TARGET=column; ID POSITIVE NAME FORCE=1)
+init: install ## Draft params.yaml from your CSV (CSV=path TARGET=column; ID TASK POSITIVE NAME FORCE=1)
 	python -m tabular_mlops.init --csv "$(CSV)" --target "$(TARGET)" $(strip $(INIT_OPTIONS))
 
-# make set-floors MARGIN=0.02   (after `make repro`: floors = metrics/metrics.json -/+ MARGIN)
+# make set-floors MARGIN=0.02   (after `make repro`: floors = metrics/metrics.json -/+ MARGIN;
+#                                rmse and mae, in the target's units: +/- MARGIN as a share)
 MARGIN ?= 0.02
 set-floors: install ## Set gates.metrics floors to the measured metrics minus MARGIN (0.02)
 	python -m tabular_mlops.init.floors --margin "$(MARGIN)"
