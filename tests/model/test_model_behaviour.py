@@ -322,7 +322,7 @@ def test_a_declared_case_gets_its_answer(model, train, params: Params, case) -> 
     shown = (
         f"{score:.3f} (threshold {params.evaluate.cutoff})"
         if data.task == "binary"
-        else ({name: round(float(p), 3) for name, p in zip(names, score, strict=True)})
+        else {name: round(float(p), 3) for name, p in zip(names, score, strict=True)}
     )
     assert names[code] == str(case.expect), (
         f"{case.row} scores {shown}: {names[code]!r}, expected {case.expect!r}"
