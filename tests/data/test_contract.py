@@ -121,7 +121,8 @@ def balance(label: object, share: float):
         others = target[target.astype(str) != str(label)].to_numpy()
         count = int(len(frame) * share)
         frame = frame.astype({DATA.target: object})
-        frame[DATA.target] = [label] * count + list(np.resize(others, len(frame) - count))
+        spread = np.linspace(0, len(others) - 1, len(frame) - count).round().astype(int)
+        frame[DATA.target] = [label] * count + list(others[spread])
         return frame
 
     return mutate
