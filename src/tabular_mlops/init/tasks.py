@@ -20,6 +20,26 @@ from tabular_mlops.init.target import choose_positive, native
 TEST_SHARE = 0.2
 MIN_ROWS_PER_LABEL = math.ceil(1 / TEST_SHARE)
 
+#: Per task, the gated metrics and how much worse than the champion each may be: (absolute,
+#: relative). Scores in [0, 1] move by a fixed amount; losses and errors by a share of their value.
+GATED: dict[str, tuple[tuple[str, float, float], ...]] = {
+    "binary": (
+        ("roc_auc", 0.01, 0.0),
+        ("pr_auc", 0.02, 0.0),
+        ("f1", 0.02, 0.0),
+        ("recall", 0.03, 0.0),
+        ("log_loss", 0.0, 0.03),
+        ("brier", 0.0, 0.03),
+    ),
+    "multiclass": (
+        ("accuracy", 0.02, 0.0),
+        ("f1_macro", 0.02, 0.0),
+        ("roc_auc_ovr", 0.01, 0.0),
+        ("log_loss", 0.0, 0.03),
+    ),
+    "regression": (("rmse", 0.0, 0.03), ("mae", 0.0, 0.03), ("r2", 0.02, 0.0)),
+}
+
 
 @dataclass(frozen=True)
 class TargetDraft:
