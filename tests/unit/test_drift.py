@@ -220,12 +220,13 @@ def test_shares_are_met_and_rows_stay_real(raw, params, column) -> None:
     if data.task != "regression":
         label = str(data.classes[-1])
         shares.append((data.target, label, 0.5))
-    batch = simulate(raw, data, params.simulate, 4000, seed=1, shift=Shift(shares=tuple(shares)))
-    for name, wanted, share in shares:
-        assert (batch[name].astype(str) == wanted).mean() == pytest.approx(share, abs=0.03)
     features = [c for c in raw.columns if c != data.id_column]
     real = pd.util.hash_pandas_object(raw[features], index=False)
-    assert pd.util.hash_pandas_object(batch[features], index=False).isin(real).all()
+    for name, wanted, share in shares:  # one at a time: in real data not every pair can be met
+        shift = Shift(shares=((name, wanted, share),))
+        batch = simulate(raw, data, params.simulate, 4000, seed=1, shift=shift)
+        assert (batch[name].astype(str) == wanted).mean() == pytest.approx(share, abs=0.03)
+        assert pd.util.hash_pandas_object(batch[features], index=False).isin(real).all()
 
 
 @pytest.mark.parametrize("column", CONTINUOUS)

@@ -235,6 +235,14 @@ def test_a_multiclass_label_share_is_met_and_rows_stay_real() -> None:
     assert batch["x"].isin(source["x"]).all()
 
 
+def test_two_shares_are_met_together() -> None:
+    data, source = data_for("multiclass"), frame_for("multiclass")
+    shift = build_shift(options(share=["y=low:0.5", "c=b:0.8"]), data)
+    batch = simulate(source, data, SIMULATE, 4000, seed=1, shift=shift)
+    assert (batch["y"] == "low").mean() == pytest.approx(0.5, abs=0.03)
+    assert (batch["c"] == "b").mean() == pytest.approx(0.8, abs=0.03)
+
+
 def test_a_regression_target_shift_moves_the_mean_with_real_rows() -> None:
     data, source = data_for("regression"), frame_for("regression")
     shift = build_shift(options(target_shift="+15%"), data)

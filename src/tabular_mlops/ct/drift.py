@@ -31,7 +31,13 @@ from tabular_mlops.core.lineage import file_md5
 from tabular_mlops.core.params import DataParams, Params, load_params
 from tabular_mlops.core.task import model_scores as task_scores
 from tabular_mlops.ct.drift_report import drift_plots, render_html, render_markdown
-from tabular_mlops.ct.drift_stats import KIND_NAMES, DriftResult, check_columns, detect
+from tabular_mlops.ct.drift_stats import (
+    KIND_NAMES,
+    DriftResult,
+    check_columns,
+    describe_tests,
+    detect,
+)
 
 #: The key of each task's score in a prediction-log line (see serving's PredictionLog).
 LOG_KEYS = {"binary": "probability", "multiclass": "probabilities", "regression": "prediction"}
@@ -205,6 +211,7 @@ def main(argv: list[str] | None = None) -> None:
             params.drift.alpha,
             params.drift.psi_threshold,
             ("nothing to compare: no batch ingested since the last training and no CURRENT",),
+            describe_tests(params.data),
         )
     else:
         ref_scores, cur_scores, note = model_scores(params, current, logged)
