@@ -124,12 +124,34 @@ def _confusion_table(base_rows: list, head_rows: list, x: str, y: str) -> list[s
     if 2 < len(labels) <= MATRIX_LABELS:
         return _confusion_matrix(base, head, labels, x, y)
     if len(labels) > MATRIX_LABELS:
-        keys = sorted(keys, key=lambda k: (-abs(head.get(k, 0) - base.get(k, 0)), k))[:TOP_CELLS]
+        keys = _notable_cells(base, head, keys)
     lines = [f"| {y} | {x} | base | head |", "|---|---|---:|---:|"]
     lines += [f"| {a} | {p} | {base.get((a, p), 0)} | {head.get((a, p), 0)} |" for a, p in keys]
     if len(labels) > MATRIX_LABELS:
-        lines += ["", f"{len(labels)} labels: the {len(keys)} cells that changed most."]
+        lines += [
+            "",
+            f"{len(labels)} labels: the cells that changed most, then the most frequent "
+            f"mistakes ({len(keys)} cells).",
+        ]
     return lines
+
+
+def _notable_cells(
+    base: Mapping[tuple[str, str], int],
+    head: Mapping[tuple[str, str], int],
+    keys: list[tuple[str, str]],
+) -> list[tuple[str, str]]:
+    """Too many labels for a matrix: the changed cells, largest change first, then the head's
+    largest off-diagonal cells (mistakes), up to `TOP_CELLS`."""
+    changed = sorted(
+        (k for k in keys if head.get(k, 0) != base.get(k, 0)),
+        key=lambda k: (-abs(head.get(k, 0) - base.get(k, 0)), k),
+    )
+    mistakes = sorted(
+        (k for k in keys if k[0] != k[1] and k not in changed),
+        key=lambda k: (-head.get(k, 0), k),
+    )
+    return [*changed, *mistakes][:TOP_CELLS]
 
 
 def _confusion_matrix(
