@@ -98,7 +98,9 @@ def test_every_large_slice_meets_its_floor(proba, test_split, params: Params) ->
     gates = gates_from_params(params.gates)
     y_true = test_split[params.data.target].to_numpy()
     below = []
-    for column, values in slices(test_split, y_true, proba, params.evaluate).items():
+    for column, values in slices(
+        test_split, y_true, proba, params.evaluate, params.data.task
+    ).items():
         for value, row in values.items():
             if row["rows"] < gates.slice_min_rows:
                 continue
