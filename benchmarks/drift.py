@@ -6,7 +6,8 @@ and how long it takes.
   5%).
 - Detection: each kind of shift the simulator can inject, chosen from the data as
   tests/drift/test_rates.py chooses it (tests/support.documented_shifts: a numeric column +15%, a
-  category value's share and the positive label's share moved 15 points), in a 1,000-row batch
+  category value's share moved 15 points, and the task's prior shift: the positive or commonest
+  label's share moved 15 points, or a regression target's mean +15%), in a 1,000-row batch
   drawn from the current half and compared with the reference half, 200 times each (target: at
   least 95%); also how often the shifted column itself is named.
 - Run time on the raw data and on it resampled 100x (split in halves): the statistics, and
@@ -36,6 +37,7 @@ from tests.support import documented_shifts  # noqa: E402
 
 from tabular_mlops.core.io import read_csv  # noqa: E402
 from tabular_mlops.core.params import load_params  # noqa: E402
+from tabular_mlops.core.task import model_scores  # noqa: E402
 from tabular_mlops.ct.drift import model_input  # noqa: E402
 from tabular_mlops.ct.drift_stats import detect  # noqa: E402
 from tabular_mlops.ct.simulate import Shift, simulate  # noqa: E402
@@ -62,14 +64,15 @@ def taken_ids(raw: pd.DataFrame) -> pd.Series | None:
 
 
 def fitted_model(raw: pd.DataFrame) -> object:
-    train, _ = split(clean(raw, DATA), DATA.target, PARAMS.prepare)
-    model = build_pipeline(DATA.numeric, DATA.categorical, PARAMS.train)
+    train, _ = split(clean(raw, DATA), DATA, PARAMS.prepare)
+    model = build_pipeline(DATA.numeric, DATA.categorical, PARAMS.train, DATA.task)
     model.fit(train[list(DATA.features)], train[DATA.target])
     return model
 
 
 def scores(model: object, frame: pd.DataFrame) -> np.ndarray:
-    return model.predict_proba(model_input(frame, DATA))[:, 1]  # type: ignore[attr-defined]
+    """The task's scores, as `make drift` compares them (core.task.model_scores)."""
+    return model_scores(model, model_input(frame, DATA), DATA.task)
 
 
 def halves(rng: np.random.Generator, rows: int) -> tuple[np.ndarray, np.ndarray]:

@@ -197,6 +197,28 @@ def positive_share(frame: pd.DataFrame, data: DataParams) -> float:
     return float(labels.eq(str(data.positive_label)).mean())
 
 
+def prior_shift(frame: pd.DataFrame, data: DataParams) -> tuple[str, Shift]:
+    """The task's prior shift and its description: the positive label's share (binary) or the
+    commonest label's (multiclass) moved by SHARE_SHIFT; a regression target's mean moved by
+    RELATIVE_SHIFT (the draw re-weighted, so rows stay real)."""
+    target = data.target
+    if data.task == "regression":
+        mean = float(pd.to_numeric(frame[target], errors="coerce").mean())
+        return (
+            f"{target} mean {mean:.4g} {RELATIVE_SHIFT:+.0%} (prior)",
+            Shift(target_mean=RELATIVE_SHIFT),
+        )
+    labels = frame[target].astype("string").str.strip()
+    label = (
+        str(data.positive_label) if data.task == "binary" else str(labels.value_counts().index[0])
+    )
+    before = float(labels.eq(label).mean())
+    return (
+        f"{target}={label} share {before:.0%} -> {moved_share(before):.0%} (prior)",
+        Shift(shares=((target, label, moved_share(before)),)),
+    )
+
+
 def documented_shifts(
     frame: pd.DataFrame, data: DataParams, distinct_over: int
 ) -> dict[str, tuple[Shift, str]]:
@@ -218,12 +240,8 @@ def documented_shifts(
             Shift(shares=(chosen,)),
             name,
         )
-    before = positive_share(frame, data)
-    label = str(data.positive_label)
-    shifts[f"{data.target}={label} share {before:.0%} -> {moved_share(before):.0%} (prior)"] = (
-        Shift(shares=((data.target, label, moved_share(before)),)),
-        data.target,
-    )
+    described, shift = prior_shift(frame, data)
+    shifts[described] = (shift, data.target)
     return shifts
 
 
@@ -231,4 +249,18 @@ def shift_arguments(shift: Shift) -> str:
     """The simulator's command-line form of `shift`, quoted for the shell `make` runs."""
     words = [f"--covariate={column}={change:+.0%}" for column, change in shift.covariate.items()]
     words += [f"--share={column}={value}:{share:.4f}" for column, value, share in shift.shares]
+    if shift.target_mean is not None:
+        words.append(f"--target-shift={shift.target_mean:+.0%}")
     return " ".join(shlex.quote(word) for word in words)
+
+
+def prediction_record(data: DataParams, inputs: dict[str, Any], score: Any) -> dict[str, Any]:
+    """A prediction-log line as the service writes it for the task: the positive probability,
+    a probability per label (and the top label), or the predicted value."""
+    if data.task == "binary":
+        return {"inputs": inputs, "probability": float(score)}
+    if data.task == "regression":
+        return {"inputs": inputs, "prediction": float(score)}
+    probabilities = dict(zip(data.class_names, map(float, score), strict=True))
+    top = max(probabilities, key=probabilities.__getitem__)
+    return {"inputs": inputs, "label": top, "probabilities": probabilities}

@@ -17,7 +17,7 @@ from tabular_mlops.core.lineage import file_md5
 from tabular_mlops.core.params import Params
 from tabular_mlops.ct.simulate import Shift, fresh_ids
 from tests.drift.conftest import make
-from tests.support import documented_shifts, outside, shift_arguments
+from tests.support import documented_shifts, outside, prediction_record, shift_arguments
 
 BATCH_ROWS = 1000
 
@@ -163,19 +163,22 @@ def test_a_shifted_batch_is_flagged_then_retrained_and_gated_with_one_command(
 def test_the_prediction_log_is_a_current_window(project, params: Params) -> None:
     import joblib
 
+    from tabular_mlops.core.task import model_scores
     from tabular_mlops.ct.drift import model_input
 
     model = joblib.load(project.path / params.paths.model)
-    held_out = pd.read_parquet(project.path / params.paths.test).head(600)
+    test = pd.read_parquet(project.path / params.paths.test)
+    held_out = test.head(min(600, len(test) // 2))  # the rest is the reference
     features = model_input(held_out, params.data)
-    scores = model.predict_proba(features)[:, 1]
+    scores = model_scores(model, features, params.data.task)
     log = project.path / "logs/predictions.jsonl"
     log.parent.mkdir()
     with log.open("w") as handle:
         for i, (row, score) in enumerate(zip(features.to_dict("records"), scores, strict=True)):
             inputs = {k: (None if pd.isna(v) else v) for k, v in row.items()}
             record = {"request_id": str(i), "time": "2026-11-23T10:00:00Z", "model_version": "2"}
-            handle.write(json.dumps({**record, "inputs": inputs, "probability": score}) + "\n")
+            line = {**record, **prediction_record(params.data, inputs, score)}
+            handle.write(json.dumps(line) + "\n")
 
     done = make(project, "drift", "CURRENT=logs/predictions.jsonl")
 

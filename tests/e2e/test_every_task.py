@@ -145,7 +145,7 @@ def test_a_shifted_target_is_found_by_the_drift_check(task_fork) -> None:
         shift = [f"--covariate={target}=+30%"]
     else:
         shift = [f"--share={target}={params.data.class_names[0]}:0.9"]
-    batch = Path(params.paths.incoming) / "shifted.csv"
+    batch = fork.path.parent / "shifted.csv"
     fork.run(
         sys.executable,
         "-m",
@@ -158,8 +158,7 @@ def test_a_shifted_target_is_found_by_the_drift_check(task_fork) -> None:
         "--out",
         str(batch),
     )
-    fork.run(sys.executable, "-m", "tabular_mlops.ct.ingest")
-    fork.run(sys.executable, "-m", "tabular_mlops.ct.drift", check=False)
+    fork.run(sys.executable, "-m", "tabular_mlops.ct.drift", "--current", str(batch), check=False)
     report = json.loads((fork.path / params.paths.drift).read_text())
     prior = report["prior_shift"]
     assert prior is not None and prior["column"] == target and prior["drifted"], report

@@ -18,7 +18,8 @@ import pytest
 import yaml
 
 from tabular_mlops.core.gates import gates_from_params
-from tabular_mlops.core.params import Params, load_params
+from tabular_mlops.core.params import Params, RandomForestParams, TrainParams, load_params
+from tabular_mlops.core.task import PRIMARY
 from tabular_mlops.ct import promote
 from tabular_mlops.stages import track
 from tabular_mlops.stages.train import fit
@@ -29,6 +30,7 @@ CONFIG = configured()
 NAME = f"{CONFIG.track.registered_model}-under-test"
 #: A slice the track stage logs as `slices.<column>.<value>.<metric>`: a configured slice column.
 SLICE = ((CONFIG.evaluate.slice_columns or CONFIG.data.features)[0], "a value")
+METRIC = PRIMARY[CONFIG.data.task]
 
 
 @dataclasses.dataclass
@@ -81,7 +83,8 @@ def good_model(params: Params) -> Any:
 def tiny_model(params: Params, splits) -> Any:
     """A model that learnt nothing, on any data: a stump fitted to shuffled labels. (A plain
     stump can rival a forest on data with one dominant feature.)"""
-    tiny = dataclasses.replace(params.train, n_estimators=1, max_depth=1)
+    stump = RandomForestParams(n_estimators=1, max_depth=1, min_samples_leaf=1)
+    tiny = TrainParams("random_forest", params.train.seed, random_forest=stump)
     shuffled = splits[0].copy()
     target = params.data.target
     shuffled[target] = shuffled[target].sample(frac=1.0, random_state=0).to_numpy()
@@ -106,8 +109,8 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
 def register(registry: Registry, model: Any, splits) -> str:
     """What the track stage does for one pipeline run; returns the new version."""
     train, test = splits
-    slices = {SLICE[0]: {SLICE[1]: {"rows": 3, "roc_auc": 0.7}}}
-    info = track.log_run(registry.params, model, train, test, {"roc_auc": 0.0}, "md5", slices)
+    slices = {SLICE[0]: {SLICE[1]: {"rows": 3, METRIC: 0.7}}}
+    info = track.log_run(registry.params, model, train, test, {METRIC: 0.0}, "md5", slices)
     return info["model_version"]
 
 
@@ -123,7 +126,7 @@ def test_bootstrap_reject_promote_journey(registry, splits, good_model, tiny_mod
     first = register(registry, good_model, splits)
     assert registry.aliases() == {"challenger": first}
     run = registry.client().get_run(registry.client().get_model_version(NAME, first).run_id)
-    assert run.data.metrics[f"slices.{SLICE[0]}.{SLICE[1]}.roc_auc"] == 0.7
+    assert run.data.metrics[f"slices.{SLICE[0]}.{SLICE[1]}.{METRIC}"] == 0.7
     assert run_promote(registry) == 0
     assert registry.aliases() == {"challenger": first, "champion": first}
     decision = registry.promotion()
@@ -185,7 +188,7 @@ def test_a_floor_for_an_unknown_metric_names_the_key(registry, capsys, tmp_path)
     bad.mkdir()
 
     def edit(raw: dict[str, Any]) -> None:
-        raw["gates"]["metrics"]["auc_roc"] = {
+        raw["gates"]["metrics"]["no_such_metric"] = {
             "direction": "higher",
             "floor": 0.8,
             "abs_tolerance": 0.0,
@@ -193,7 +196,7 @@ def test_a_floor_for_an_unknown_metric_names_the_key(registry, capsys, tmp_path)
         }
 
     err = failing(registry, capsys, params_file=write_params(bad, edit))
-    assert "gates.metrics.auc_roc" in err and "roc_auc" in err
+    assert "gates.metrics.no_such_metric" in err and METRIC in err
 
 
 def test_an_unreachable_registry_fails_fast(registry, capsys, monkeypatch) -> None:

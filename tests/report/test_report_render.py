@@ -178,3 +178,91 @@ def test_a_slice_floor_for_a_metric_without_a_gate_is_a_clear_error() -> None:
     }
     with pytest.raises(PipelineError, match=r"gates\.slices\.floors\.auc_typo"):
         slice_rules_from_raw(raw)
+
+
+def plot_inputs(plots: dict, metrics: dict) -> ReportInputs:
+    return sample_inputs(metrics={"metrics/metrics.json": metrics}, plots=plots)
+
+
+def confusion(pairs: dict[tuple[str, str], int]) -> list[dict[str, str]]:
+    return [{"actual": a, "predicted": p} for (a, p), n in pairs.items() for _ in range(n)]
+
+
+def test_a_multiclass_confusion_is_a_full_matrix_with_its_moves() -> None:
+    labels = ("low", "mid", "high")
+    base = {(a, p): 5 if a == p else 1 for a in labels for p in labels}
+    head = base | {("mid", "mid"): 6, ("mid", "low"): 0}
+    spec = {"x": "predicted", "y": "actual", "template": "confusion"}
+    plots = {"Confusion matrix": spec | {"base": confusion(base), "head": confusion(head)}}
+    metrics = {
+        "accuracy": {"old": 0.71, "new": 0.73},
+        "per_class.mid.recall": {"old": 0.7, "new": 0.8},
+    }
+    rules = {"accuracy": MetricGate("higher", floor=0.6, abs_tolerance=0.01)}
+    text = render(build_report(plot_inputs(plots, metrics), rules))
+    assert "| actual ↓ predicted → | high | low | mid |" in text
+    assert "| mid | 1 | 1 → 0 | 5 → 6 |" in text
+    assert "| high | 5 | 1 | 1 |" in text
+    assert "| `per_class.mid.recall` | 0.7000 | 0.8000 |" in text
+    assert "✅ **Gates pass**" in text
+
+
+def test_many_labels_list_the_changed_cells_then_the_mistakes() -> None:
+    labels = [f"class{i:02d}" for i in range(20)]
+    base = {(a, a): 10 for a in labels} | {("class05", "class05"): 8, ("class05", "class09"): 2}
+    head = base | {("class03", "class03"): 4, ("class03", "class07"): 6}
+    spec = {"x": "predicted", "y": "actual", "template": "confusion"}
+    spec |= {"base": confusion(base), "head": confusion(head)}
+    text = render(build_report(plot_inputs({"Confusion matrix": spec}, {}), RULES))
+    table = text.split("#### Confusion matrix", 1)[1].split("\n\n")[1].splitlines()
+    assert table[2:] == [
+        "| class03 | class03 | 10 | 4 |",
+        "| class03 | class07 | 0 | 6 |",
+        "| class05 | class09 | 2 | 2 |",
+    ]
+    assert "20 labels: the cells that changed most, then the most frequent mistakes" in text
+
+
+def scatter(points: list[tuple[float, float]], x: str, y: str) -> list[dict[str, float]]:
+    return [{x: a, y: b} for a, b in points]
+
+
+def test_regression_scatters_render_as_binned_means_and_quantiles() -> None:
+    actual = [100.0 * i for i in range(1, 41)]
+    base = [(a, a * 0.8 + 500) for a in actual]
+    head = [(a, a * 0.95 + 100) for a in actual]
+    plots = {
+        "Predicted vs actual": {
+            "x": "actual",
+            "y": "predicted",
+            "template": "scatter",
+            "base": scatter(base, "actual", "predicted"),
+            "head": scatter(head, "actual", "predicted"),
+        },
+        "Residuals": {
+            "x": "predicted",
+            "y": "residual",
+            "template": "scatter",
+            "base": scatter([(p, a - p) for a, p in base], "predicted", "residual"),
+            "head": scatter([(p, a - p) for a, p in head], "predicted", "residual"),
+        },
+        "ROC": {"x": "fpr", "y": "tpr", "template": "simple", "base": [], "head": []},
+    }
+    metrics = {"rmse": {"old": 420.0, "new": 150.5}, "r2": {"old": 0.8, "new": 0.95}}
+    rules = {"rmse": MetricGate("lower", floor=500.0, abs_tolerance=1.0)}
+    text = render(build_report(plot_inputs(plots, metrics), rules))
+    assert "#### ROC" not in text, "another task's empty plot is left out"
+    assert 'title "Predicted vs actual: mean predicted per bin of actual"' in text
+    assert 'title "Residuals: mean residual per bin of predicted"' in text
+    assert text.count("```mermaid") == 2
+    residuals = text.split("#### Residuals", 1)[1]
+    assert "| residual | base | head |" in residuals
+    assert "| median |" in residuals and "| p95 |" in residuals
+    assert "| `rmse` | 420 | 150.5000 | -269.5000 | -64.17% | ↓ ✅ |" in text
+
+
+def test_a_worse_rmse_is_a_regression() -> None:
+    metrics = {"rmse": {"old": 150.0, "new": 160.0}}
+    rules = {"rmse": MetricGate("lower", floor=500.0, abs_tolerance=1.0)}
+    report = build_report(plot_inputs({}, metrics), rules)
+    assert report.failed and "`rmse`" in report.verdict

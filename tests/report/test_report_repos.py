@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import json
+import subprocess
 
-from tests.report.conftest import base_metrics, git, roc, table_row
+import numpy as np
+import pytest
+import yaml
+
+from tabular_mlops.stages.evaluate_plots import ALL_PLOTS, confusion_rows, regression_rows
+from tests.report.conftest import BIN, base_metrics, git, roc, table_row
 
 
 def test_changed_param_and_regressed_metric(pr_repo) -> None:
-    pr_repo.set_param("train", "n_estimators", 50)
+    seed = yaml.safe_load((pr_repo.path / "params.yaml").read_text())["train"]["seed"]
+    pr_repo.set_param("train", "seed", seed + 1)
     pr_repo.write("metrics/metrics.json", base_metrics(roc_auc=0.80))
     pr_repo.commit("smaller forest")
     done = pr_repo.report("--base", "main")
@@ -18,7 +25,7 @@ def test_changed_param_and_regressed_metric(pr_repo) -> None:
     row = table_row(md, "`roc_auc`")
     assert row[1:5] == ["0.8400", "0.8000", "-0.0400", "-4.76%"]
     assert "❌" in row[5]
-    assert table_row(md, "`train.n_estimators`")[1:] == ["300", "50"]
+    assert table_row(md, "`train.seed`")[1:] == [str(seed), str(seed + 1)]
 
 
 def test_fail_on_regression_exits_non_zero_only_when_a_gate_fails(pr_repo) -> None:
@@ -150,3 +157,40 @@ def test_unknown_base_revision_is_a_clear_error(pr_repo) -> None:
     done = pr_repo.report("--base", "no-such-branch")
     assert done.returncode == 2
     assert "base 'no-such-branch' is not a known git revision" in done.stderr
+
+
+@pytest.mark.parametrize("task", ["multiclass", "regression"])
+def test_another_tasks_plots_render_and_dvc_loads_every_file(pr_repo, task) -> None:
+    """evaluate writes every file dvc.yaml defines (another task's empty): DVC loads them all
+    without a warning, and the report draws only the task's plots."""
+    rng = np.random.default_rng(0)
+    actual = rng.normal(10.0, 2.0, size=300)
+    if task == "regression":
+        rows = regression_rows(actual, actual + rng.normal(scale=0.5, size=300))
+    else:
+        codes = rng.integers(0, 3, size=300)
+        rows = {"confusion": confusion_rows(codes, (codes + (actual > 12)) % 3, ("a", "b", "c"))}
+    for name in ALL_PLOTS:
+        pr_repo.write(f"plots/{name}.json", rows.get(name, []))
+    pr_repo.commit(f"a {task} run")
+    done = pr_repo.report("--base", "main", "--plots-html", "reports/plots")
+    assert done.returncode == 0, done.stderr
+    titles = {
+        line.removeprefix("#### ")
+        for line in pr_repo.markdown.splitlines()
+        if line.startswith("#### ")
+    }
+    expected = {
+        "regression": {"Predicted vs actual", "Residuals"},
+        "multiclass": {"Confusion matrix"},
+    }
+    assert titles - {"ROC"} == expected[task]  # ROC: the base is a binary run's
+    shown = subprocess.run(
+        [str(BIN / "dvc"), "plots", "show", "--json"],
+        cwd=pr_repo.path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "failed to load" not in shown.stderr + shown.stdout

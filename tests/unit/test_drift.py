@@ -25,7 +25,7 @@ from tabular_mlops.ct.drift_stats import (
 from tabular_mlops.ct.ingest import Candidate, batch_text, plan_ingest
 from tabular_mlops.ct.simulate import Shift, parse_covariate, parse_share, simulate
 
-from ..support import first, load_params_at_root
+from ..support import first, load_params_at_root, prediction_record
 
 DATA = load_params_at_root().data
 #: A numeric feature with more than two values (not a 0/1 flag): shifts are visible in it.
@@ -104,8 +104,12 @@ def test_detect_names_the_shifted_feature_and_the_prior_shift(raw, params, colum
     shifted = raw.copy()
     values = pd.to_numeric(shifted[column], errors="coerce")
     shifted[column] = values + 2 * values.std()
-    shifted[data.target] = data.positive_label
-    shifted.loc[: len(shifted) // 4, data.target] = data.negative_label
+    if data.task == "regression":
+        target = pd.to_numeric(shifted[data.target], errors="coerce")
+        shifted[data.target] = target + 2 * target.std()
+    else:
+        shifted[data.target] = data.classes[-1]
+        shifted.loc[: len(shifted) // 4, data.target] = data.classes[0]
     result = detect(raw, shifted, data, params.drift)
     assert result.drift
     assert column in result.drifted_features
@@ -130,12 +134,20 @@ def test_a_significant_but_tiny_change_is_not_an_alarm(params, column) -> None:
     assert not result.drift
 
 
+def scores_like(data, rng: np.random.Generator, rows: int, high: bool) -> np.ndarray:
+    """Scores shaped as the task's model gives them, low or high (the first class likelier)."""
+    a, b = (5, 2) if high else (2, 5)
+    if data.task == "multiclass":
+        return rng.dirichlet([a * 2, *([b] * (len(data.classes) - 1))], rows)
+    return rng.beta(a, b, rows) * (100 if data.task == "regression" else 1)
+
+
 def test_prediction_drift_is_tested_on_scores_and_missing_target_is_noted(raw, params) -> None:
     features = raw.drop(columns=[params.data.target])
     rng = np.random.default_rng(2)
-    result = detect(
-        raw, features, params.data, params.drift, rng.beta(2, 5, 400), rng.beta(5, 2, 300)
-    )
+    reference = scores_like(params.data, rng, 400, high=False)
+    current = scores_like(params.data, rng, 300, high=True)
+    result = detect(raw, features, params.data, params.drift, reference, current)
     prediction = result.summary()["prediction_drift"]
     assert prediction["test"] == "ks" and prediction["drifted"]
     assert result.summary()["prior_shift"] is None
@@ -163,21 +175,25 @@ def test_reports_name_every_column_and_draw_bars(raw, params) -> None:
 def test_prediction_log_is_read_as_a_window(tmp_path, raw, params) -> None:
     features = [*params.data.numeric, *params.data.categorical]
     log = tmp_path / "predictions.jsonl"
+    expected = scores_like(params.data, np.random.default_rng(3), 20, high=False)
+    head = {"time": "2026-11-23T10:00:00Z", "model_version": "3"}
     lines = [
         json.dumps(
             {
                 "request_id": str(i),
-                "time": "2026-11-23T10:00:00Z",
-                "model_version": "3",
-                "inputs": {k: (None if pd.isna(v) else v) for k, v in row.items()},
-                "probability": 0.1 + i / 1000,
+                **head,
+                **prediction_record(
+                    params.data, {k: (None if pd.isna(v) else v) for k, v in row.items()}, score
+                ),
             }
         )
-        for i, row in enumerate(raw[features].head(20).to_dict("records"))
+        for i, (row, score) in enumerate(
+            zip(raw[features].head(20).to_dict("records"), expected, strict=True)
+        )
     ]
     log.write_text("\n".join(lines) + "\n")
     frame, scores = read_prediction_log(log, params.data)
-    assert len(frame) == 20 and scores[0] == pytest.approx(0.1)
+    assert len(frame) == 20 and scores == pytest.approx(expected)
     log.write_text(lines[0] + "\nnot json\n")
     with pytest.raises(PipelineError, match=r"predictions\.jsonl: line 2"):
         read_prediction_log(log, params.data)
@@ -200,14 +216,17 @@ def test_simulated_batch_is_reproducible_with_fresh_ids(raw, params) -> None:
 def test_shares_are_met_and_rows_stay_real(raw, params, column) -> None:
     data = params.data
     value = raw[column].dropna().astype(str).value_counts().index[-1]
-    positive = str(data.positive_label)
-    shift = Shift(shares=((column, value, 0.8), (data.target, positive, 0.5)))
-    batch = simulate(raw, data, params.simulate, 4000, seed=1, shift=shift)
-    assert (batch[column].astype(str) == value).mean() == pytest.approx(0.8, abs=0.03)
-    assert (batch[data.target].astype(str) == positive).mean() == pytest.approx(0.5, abs=0.03)
+    shares = [(column, value, 0.8)]
+    if data.task != "regression":
+        label = str(data.classes[-1])
+        shares.append((data.target, label, 0.5))
     features = [c for c in raw.columns if c != data.id_column]
     real = pd.util.hash_pandas_object(raw[features], index=False)
-    assert pd.util.hash_pandas_object(batch[features], index=False).isin(real).all()
+    for name, wanted, share in shares:  # one at a time: in real data not every pair can be met
+        shift = Shift(shares=((name, wanted, share),))
+        batch = simulate(raw, data, params.simulate, 4000, seed=1, shift=shift)
+        assert (batch[name].astype(str) == wanted).mean() == pytest.approx(share, abs=0.03)
+        assert pd.util.hash_pandas_object(batch[features], index=False).isin(real).all()
 
 
 @pytest.mark.parametrize("column", CONTINUOUS)
@@ -415,8 +434,12 @@ def test_params_for_a_batch_lower_only_the_row_minimum(params) -> None:
     assert batch_params.data == params.data
 
 
+BINARY = [DATA] if DATA.task == "binary" else []
+
+
+@pytest.mark.parametrize("data", BINARY)
 @pytest.mark.parametrize("share", [0.0, 1.5])
-def test_a_target_share_outside_0_and_1_is_one_line(share) -> None:
+def test_a_target_share_outside_0_and_1_is_one_line(share, data) -> None:
     import argparse
 
     from tabular_mlops.ct.simulate import build_shift
@@ -425,14 +448,15 @@ def test_a_target_share_outside_0_and_1_is_one_line(share) -> None:
     with pytest.raises(
         PipelineError, match=rf"--target-share must be between 0 and 1, got {share}"
     ):
-        build_shift(args, DATA)
+        build_shift(args, data)
 
 
-def test_a_target_share_shifts_the_positive_label(raw, params) -> None:
+@pytest.mark.parametrize("data", BINARY)
+def test_a_target_share_shifts_the_positive_label(data) -> None:
     import argparse
 
     from tabular_mlops.ct.simulate import build_shift
 
     args = argparse.Namespace(share=[], covariate=[], target_share=0.4)
-    shift = build_shift(args, params.data)
-    assert shift.shares == ((params.data.target, str(params.data.positive_label), 0.4),)
+    shift = build_shift(args, data)
+    assert shift.shares == ((data.target, str(data.positive_label), 0.4),)

@@ -36,7 +36,7 @@ def test_slices_score_each_value_and_leave_one_class_aucs_null() -> None:
     )
     y_true = np.array([1, 0, 1, 0, 0, 0])
     proba = np.array([0.9, 0.2, 0.6, 0.4, 0.1, 0.3])
-    result = slices(frame, y_true, proba, PARAMS)
+    result = slices(frame, y_true, proba, PARAMS, "binary")
     assert set(result) == {"plan", "flag", "months"}
     assert set(result["flag"]) == {"0", "1"}  # flags read as 0/1, not 0.0/1.0
     assert result["plan"]["M"]["rows"] == 4
@@ -60,7 +60,7 @@ def test_permutation_importance_ranks_the_informative_column_first() -> None:
     frame = pd.DataFrame({"signal": rng.normal(size=300), "noise": rng.normal(size=300)})
     y_true = (frame["signal"] > 0).astype(int).to_numpy()
     model = LogisticRegression().fit(frame, y_true)
-    rows = feature_importance(model, frame, y_true, PARAMS)
+    rows = feature_importance(model, frame, y_true, PARAMS, "binary")
     assert [row["feature"] for row in rows] == ["signal", "noise"]
     assert rows[0]["importance"] > 0.3 > abs(rows[1]["importance"])
 
@@ -87,7 +87,9 @@ def test_permutation_importance_equals_sklearns_on_mixed_columns() -> None:
     expected = permutation_importance(
         model, frame, y_true, scoring="roc_auc", n_repeats=3, random_state=7
     )
-    rows = {row["feature"]: row for row in feature_importance(model, frame, y_true, params)}
+    rows = {
+        row["feature"]: row for row in feature_importance(model, frame, y_true, params, "binary")
+    }
     for name, mean, std in zip(
         frame.columns, expected.importances_mean, expected.importances_std, strict=True
     ):

@@ -185,3 +185,40 @@ def test_bad_gate_params_name_the_key(tmp_path, root, edit, message) -> None:
     path.write_text(yaml.safe_dump(raw), encoding="utf-8")
     with pytest.raises(PipelineError, match=re.escape(message)):
         load_params(path)
+
+
+REGRESSION = Gates(
+    metrics={"rmse": MetricGate("lower", floor=3.0, abs_tolerance=0.1), "r2": MetricGate("higher")},
+    baseline_margin={"rmse": 0.4},
+    slice_min_rows=10,
+    slice_floors={"rmse": 2.0},
+)
+
+
+def regression_scores(rmse: float, slice_rmse: float, baseline: float = 1.5) -> Scores:
+    return Scores(
+        metrics={"rmse": rmse, "r2": 0.6, "baseline": {"rmse": baseline, "r2": -0.01}},
+        slices={"plan": {"annual": {"rows": 40, "rmse": slice_rmse, "r2": 0.5}}},
+    )
+
+
+def test_a_lower_is_better_margin_needs_the_model_below_the_baseline_by_it() -> None:
+    checks = by_name(check_all(REGRESSION, regression_scores(1.0, 1.0), None))
+    assert checks["rmse vs baseline"].passed
+    assert checks["rmse vs baseline"].detail == "beats baseline 1.5000 by 0.5000, margin 0.4000"
+    close = by_name(check_all(REGRESSION, regression_scores(1.2, 1.0), None))
+    assert not close["rmse vs baseline"].passed  # lower, but by 0.3 only
+    worse = by_name(check_all(REGRESSION, regression_scores(1.6, 1.0), None))
+    assert not worse["rmse vs baseline"].passed
+    assert worse["rmse vs baseline"].detail == "worse than baseline 1.5000 by 0.1000, margin 0.4000"
+
+
+def test_lower_is_better_floors_and_slice_floors_cap_the_metric() -> None:
+    checks = by_name(
+        check_all(REGRESSION, regression_scores(1.0, 2.5), regression_scores(0.8, 1.9))
+    )
+    assert checks["rmse floor"].passed
+    assert not checks["slice plan=annual rmse floor"].passed
+    assert checks["slice plan=annual rmse floor"].detail == "2.5000 above floor 2.0000"
+    assert not checks["rmse vs champion"].passed  # 0.2 higher than the champion's, tolerance 0.1
+    assert checks["rmse vs champion"].detail == "worse by 0.2000, beyond tolerance 0.1000"

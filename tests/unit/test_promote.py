@@ -2,8 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
 from tabular_mlops.core.gates import Gates, MetricGate, Scores
-from tabular_mlops.ct.promote import decide, markdown, record, tag_key, version_tags
+from tabular_mlops.core.params import RandomForestParams, TrainParams
+from tabular_mlops.core.task import DIRECTIONS, METRICS, PRIMARY, Task
+from tabular_mlops.ct.promote import (
+    decide,
+    markdown,
+    record,
+    score_model,
+    tag_key,
+    version_tags,
+)
+from tabular_mlops.stages.train import fit
+from tests.unit.task_frames import EVALUATE, case
 
 GATES = Gates(metrics={"roc_auc": MetricGate("higher", floor=0.8, abs_tolerance=0.01)})
 
@@ -63,3 +78,37 @@ def test_tag_keys_keep_only_characters_mlflow_accepts() -> None:
     assert tag_key("promotion.failed.slice contract=Two year (x)") == (
         "promotion.failed.slice contract_Two year _x_"
     )
+
+
+def stump_on_shuffled_targets(task: Task) -> Any:
+    """A model that learnt nothing: one depth-one tree fitted to shuffled targets."""
+    fitted = case(task)
+    train = fitted.train.assign(
+        target=fitted.train["target"].sample(frac=1.0, random_state=0).to_numpy()
+    )
+    stump = RandomForestParams(n_estimators=1, max_depth=1, min_samples_leaf=1)
+    return fit(train, fitted.data, TrainParams("random_forest", 0, random_forest=stump))
+
+
+@pytest.mark.parametrize("task", ["multiclass", "regression"])
+def test_promote_scores_and_judges_any_tasks_model(task: Task) -> None:
+    """A model that learnt the signal bootstraps; one that learnt nothing is rejected against it,
+    on the task's metrics and its margin over the baseline (for rmse: lower by the margin)."""
+    good = case(task)
+    margin_metric = "rmse" if task == "regression" else PRIMARY[task]
+    gates = Gates(
+        metrics={name: MetricGate(DIRECTIONS[name], abs_tolerance=0.01) for name in METRICS[task]},
+        baseline_margin={margin_metric: 0.5 if task == "regression" else 0.1},
+        slice_min_rows=10,
+    )
+    champion = score_model(good.model, good.train, good.test, good.data, EVALUATE)
+    assert set(champion.metrics["baseline"]) == set(METRICS[task])
+    for row in champion.slices["plan"].values():
+        assert set(row) == {"rows", *METRICS[task]}
+    assert decide(gates, champion, None, "1", None).decision == "bootstrapped"
+    noise = stump_on_shuffled_targets(task)
+    challenger = score_model(noise, good.train, good.test, good.data, EVALUATE)
+    decision = decide(gates, challenger, champion, "2", "1")
+    assert decision.decision == "rejected"
+    failed = {check.name for check in decision.failed}
+    assert {f"{PRIMARY[task]} vs champion", f"{margin_metric} vs baseline"} <= failed

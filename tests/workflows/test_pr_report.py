@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tabular_mlops.core.params import Params
+from tabular_mlops.core.task import PRIMARY
 from tests.workflows.conftest import REPOSITORY, ActRun, Fork, set_param
 
 PR_NUMBER = 7
@@ -46,12 +47,16 @@ def workflow_run_event(head: str, conclusion: str = "success") -> dict:
 
 
 def smaller_model(params: Params) -> tuple[str, object, object]:
-    """A train param whose change moves the configured model's metrics: (key, base, head)."""
+    """A setting of the configured model family whose change moves the model's metrics:
+    (key within the family's block, base, head)."""
     train = params.train
-    if train.model == "logistic_regression":
-        return "C", train.C, train.C / 10
-    fewer = train.n_estimators // 8 if train.n_estimators >= 8 else train.n_estimators * 8
-    return "n_estimators", train.n_estimators, fewer
+    settings = train.chosen
+    if train.model == "linear":
+        return "alpha", settings.alpha, settings.alpha * 10
+    if train.model == "hist_gradient_boosting":
+        return "max_iter", settings.max_iter, max(1, settings.max_iter // 8)
+    fewer = settings.n_estimators // 8 if settings.n_estimators >= 8 else settings.n_estimators * 8
+    return "n_estimators", settings.n_estimators, fewer
 
 
 @pytest.fixture(scope="module")
@@ -77,12 +82,15 @@ def test_the_report_workflow_builds_the_report_with_the_changed_param_and_metric
     report = (run.artifact("pr-report") / "pr-report.md").read_text(encoding="utf-8")
     assert report.splitlines()[0] == f"<!-- tabular-mlops:pr-report pr={PR_NUMBER} -->"
     key, base_param, head_param = smaller_model(params)
+    family = re.escape(params.train.model)
     changed = (
-        rf"\| `?train\.{key}`? \| {re.escape(str(base_param))} \| {re.escape(str(head_param))} \|"
+        rf"\| `?train\.{family}\.{key}`? \| {re.escape(str(base_param))} "
+        rf"\| {re.escape(str(head_param))} \|"
     )
     assert re.search(changed, report)
-    roc = next(line for line in report.splitlines() if line.startswith("| `roc_auc`"))
-    base_value, head_value = re.findall(r"0\.\d{3,}", roc)[:2]
+    primary = PRIMARY[params.data.task]
+    row = next(line for line in report.splitlines() if line.startswith(f"| `{primary}`"))
+    base_value, head_value = [cell.strip() for cell in row.strip("|").split("|")][1:3]
     assert base_value != head_value
     [upload] = run.recorded("actions/upload-artifact")
     assert "reports/pr-report.md" in upload["extra"]["files"] or any(

@@ -2,8 +2,9 @@
 
 Pure: gates and metrics in, check results out. One gate per metric says which way is better, the
 floor the metric must meet, and how much worse than the champion it may be (the larger of an
-absolute and a relative tolerance). Slices and the margin over the DummyClassifier baseline reuse
-each metric's direction.
+absolute and a relative tolerance). Slices and the margin over the task's baseline (evaluate's
+Dummy estimator, under `baseline`) reuse each metric's direction, so a margin on a lower-is-better
+metric such as rmse means the model must be lower than the baseline by at least the margin.
 """
 
 from __future__ import annotations

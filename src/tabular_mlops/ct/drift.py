@@ -2,7 +2,9 @@
 
 Per feature, the test that fits its type (Kolmogorov-Smirnov for continuous numbers, chi-squared
 for categories and for numbers with few values) plus the population stability index (PSI); prior
-shift as chi-squared on the target's classes; prediction drift as KS on the model's scores. One
+shift as chi-squared on the target's classes, or KS on a regression target's values; prediction
+drift as KS on the model's scores (binary: the positive probability; multiclass: each class's
+probability; regression: the predicted value). One
 Benjamini-Hochberg correction runs across all of them, so twenty features do not raise twenty
 false alarms, and a column counts as drifted only if its adjusted p-value is below `drift.alpha`
 *and* its PSI reaches `drift.psi_threshold`: with many rows any tiny change is significant, and
@@ -27,33 +29,74 @@ from tabular_mlops.core.github import add_summary, set_outputs
 from tabular_mlops.core.io import atomic_path, read_csv, read_model, read_parquet, write_json
 from tabular_mlops.core.lineage import file_md5
 from tabular_mlops.core.params import DataParams, Params, load_params
+from tabular_mlops.core.task import model_scores as task_scores
 from tabular_mlops.ct.drift_report import drift_plots, render_html, render_markdown
-from tabular_mlops.ct.drift_stats import KIND_NAMES, DriftResult, check_columns, detect
+from tabular_mlops.ct.drift_stats import (
+    KIND_NAMES,
+    DriftResult,
+    check_columns,
+    describe_tests,
+    detect,
+)
+
+#: The key of each task's score in a prediction-log line (see serving's PredictionLog).
+LOG_KEYS = {"binary": "probability", "multiclass": "probabilities", "regression": "prediction"}
+
+
+def logged_score(value: Any, data: DataParams) -> float | list[float]:
+    """One logged score as the drift check compares it: a number, or one probability per class
+    in `data.classes` order (the log names them by label)."""
+    key = LOG_KEYS[data.task]
+    if data.task != "multiclass":
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"'{key}' is not a number")
+        return float(value)
+    if not isinstance(value, dict):
+        raise ValueError(f"'{key}' is not an object of label: probability")
+    missing = [name for name in data.class_names if name not in value]
+    if missing:
+        raise ValueError(f"'{key}' has no class {missing[0]!r}")
+    if not all(isinstance(value[n], int | float) for n in data.class_names):
+        raise ValueError(f"'{key}' has a value that is not a number")
+    return [float(value[name]) for name in data.class_names]
+
+
+def log_record(record: Any, data: DataParams) -> tuple[list[Any], list[Any]]:
+    """The inputs and scores of one log line (a line may hold one row or a list of rows)."""
+    key = LOG_KEYS[data.task]
+    if not isinstance(record, dict) or "inputs" not in record or key not in record:
+        raise ValueError(f"expected an object with 'inputs' and '{key}'")
+    inputs, logged = record["inputs"], record[key]
+    if not isinstance(inputs, list):
+        return [inputs], [logged_score(logged, data)]
+    values = logged if isinstance(logged, list) else [logged]
+    if len(values) != len(inputs):
+        raise ValueError(f"{len(inputs)} inputs but {len(values)} scores")
+    return inputs, [logged_score(value, data) for value in values]
 
 
 def read_prediction_log(path: str | Path, data: DataParams) -> tuple[pd.DataFrame, np.ndarray]:
-    """The serving log (one JSON object a line, with `inputs` and `probability`) as a window."""
+    """The serving log (one JSON object a line: `inputs` and the task's score, `probability`,
+    `probabilities` by label, or `prediction`) as a window and its scores."""
     path = Path(path)
     if not path.is_file():
         raise PipelineError(f"{path}: prediction log not found")
-    rows, scores = [], []
+    rows: list[Any] = []
+    scores: list[Any] = []
     with path.open(encoding="utf-8") as handle:
         for number, line in enumerate(handle, 1):
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
-                inputs, probability = record["inputs"], record["probability"]
-            except (json.JSONDecodeError, KeyError, TypeError) as err:
+                inputs, scored = log_record(json.loads(line), data)
+            except json.JSONDecodeError:
+                raise PipelineError(f"{path}: line {number}: not a JSON object") from None
+            except ValueError as err:
                 raise PipelineError(
-                    f"{path}: line {number}: not a prediction record ({err.__class__.__name__})"
+                    f"{path}: line {number}: not a {data.task} prediction record: {err}"
                 ) from None
-            if isinstance(inputs, list):
-                rows.extend(inputs)
-                scores.extend(probability if isinstance(probability, list) else [probability])
-            else:
-                rows.append(inputs)
-                scores.append(probability)
+            rows.extend(inputs)
+            scores.extend(scored)
     if not rows:
         raise PipelineError(f"{path}: prediction log has no records")
     frame = pd.DataFrame(rows)
@@ -141,14 +184,14 @@ def model_scores(
             None,
             "prediction drift not checked: every held-out row is in the current window",
         )
-    reference_scores = model.predict_proba(model_input(held_out, data))[:, 1]
+    reference_scores = task_scores(model, model_input(held_out, data), data.task)
     if logged is not None:
         return reference_scores, logged, None
     if has_ids:
         current = current[~current[data.id_column].isin(trained_ids)]
     if current.empty:
         return reference_scores, np.array([]), None
-    return reference_scores, model.predict_proba(model_input(current, data))[:, 1], None
+    return reference_scores, task_scores(model, model_input(current, data), data.task), None
 
 
 @exits_cleanly
@@ -168,6 +211,7 @@ def main(argv: list[str] | None = None) -> None:
             params.drift.alpha,
             params.drift.psi_threshold,
             ("nothing to compare: no batch ingested since the last training and no CURRENT",),
+            describe_tests(params.data),
         )
     else:
         ref_scores, cur_scores, note = model_scores(params, current, logged)
@@ -198,7 +242,11 @@ def main(argv: list[str] | None = None) -> None:
     set_outputs(drift=result.drift)
     add_summary(markdown)
     named = ", ".join(result.drifted_features) or "none"
-    extra = [KIND_NAMES[c.kind] for c in result.columns if c.drifted and c.kind != "feature"]
+    extra = list(
+        dict.fromkeys(
+            KIND_NAMES[c.kind] for c in result.columns if c.drifted and c.kind != "feature"
+        )
+    )
     print(
         f"drift={str(result.drift).lower()}: drifted features: {named}"
         + (f"; also {', '.join(extra)} shift" if extra else "")

@@ -10,7 +10,14 @@ import numpy as np
 import pandas as pd
 
 from tabular_mlops.core.params import DataParams
-from tabular_mlops.ct.drift_stats import PLOT_BINS, PREDICTION, DriftResult, category_counts, typed
+from tabular_mlops.ct.drift_stats import (
+    KIND_NAMES,
+    PLOT_BINS,
+    PREDICTION,
+    DriftResult,
+    category_counts,
+    typed,
+)
 
 
 def histogram(
@@ -124,6 +131,7 @@ def render_markdown(result: DriftResult, context: dict[str, Any]) -> str:
         "",
         f"- current window: {context['current']}",
         f"- reference window: {context['reference']}",
+        *[f"- {KIND_NAMES[kind]} shift: {text}" for kind, text in result.methods],
         f"- a column drifts when its Benjamini-Hochberg adjusted p-value < {result.alpha} "
         f"and its PSI >= {result.psi_threshold}",
         "",

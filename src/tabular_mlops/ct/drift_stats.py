@@ -1,5 +1,10 @@
 """The statistics of the drift watch: one test per column that fits its type, PSI, and one
-Benjamini-Hochberg correction across every test (see ct/drift.py for why)."""
+Benjamini-Hochberg correction across every test (see ct/drift.py for why).
+
+Per task, the target is compared as the column it is (classes by chi-squared; a regression
+target's numbers as a numeric feature is) and the model's scores as numbers: the positive
+probability (binary), each class's probability (multiclass), the predicted value (regression).
+"""
 
 from __future__ import annotations
 
@@ -43,6 +48,7 @@ class DriftResult:
     alpha: float
     psi_threshold: float
     notes: tuple[str, ...] = field(default_factory=tuple)
+    methods: tuple[tuple[str, str], ...] = field(default_factory=tuple)
 
     @property
     def drift(self) -> bool:
@@ -57,18 +63,45 @@ class DriftResult:
 
     def summary(self) -> dict[str, Any]:
         prior = self.of_kind("target")
-        prediction = self.of_kind(PREDICTION)
+        prediction = sorted(self.of_kind(PREDICTION), key=strongest)
+        methods = dict(self.methods)
         return {
             "drift": self.drift,
             "drifted_features": self.drifted_features,
             "prior_shift": asdict(prior[0]) if prior else None,
             "prediction_drift": asdict(prediction[0]) if prediction else None,
+            "prediction_drift_by_class": (
+                [asdict(c) for c in self.of_kind(PREDICTION)] if len(prediction) > 1 else None
+            ),
+            "prior_test": methods.get("target"),
+            "prediction_test": methods.get(PREDICTION),
             "alpha": self.alpha,
             "psi_threshold": self.psi_threshold,
             "correction": "benjamini-hochberg across all tests",
             "features": [asdict(column) for column in self.of_kind("feature")],
             "notes": list(self.notes),
         }
+
+
+def strongest(column: ColumnDrift) -> tuple[bool, float, float]:
+    """Sort key: drifted first, then the smallest adjusted p-value, then the largest PSI."""
+    return (not column.drifted, column.p_adjusted, -column.psi)
+
+
+def describe_tests(data: DataParams) -> tuple[tuple[str, str], ...]:
+    """What the prior-shift and prediction-drift tests compare, in words, for the report."""
+    if data.task == "regression":
+        prior = f"KS and PSI on the target '{data.target}' (its values)"
+        prediction = "KS and PSI on the predicted value"
+    elif data.task == "binary":
+        prior = f"chi-squared and PSI on the target '{data.target}' (its two classes)"
+        prediction = f"KS and PSI on the probability of '{data.positive_label}'"
+    else:
+        prior = (
+            f"chi-squared and PSI on the target '{data.target}' (its {len(data.classes)} classes)"
+        )
+        prediction = "KS and PSI on each class's probability, one test per class"
+    return (("target", prior), (PREDICTION, prediction))
 
 
 def psi(reference_counts: np.ndarray, current_counts: np.ndarray) -> float:
@@ -156,11 +189,50 @@ def compare_categorical(
 
 
 def typed(frame: pd.DataFrame, data: DataParams) -> pd.DataFrame:
-    """The features typed as `prepare` types them, and the target as 0/1 when present."""
+    """The features typed as `prepare` types them, and the target when present: a regression
+    target as numbers; a class as its label's name however the CSV wrote it (`1.0` is `1`), a
+    label the config does not list as itself, so it shows up as a new category."""
     out = typed_features(frame, data)
     if data.target in frame.columns:
-        out[data.target] = label_codes(frame[data.target], data)
+        codes = label_codes(frame[data.target], data)
+        if data.task == "regression":
+            out[data.target] = codes
+        else:
+            names = codes.map(dict(enumerate(data.class_names)))
+            text = frame[data.target].astype("string").str.strip().astype(object)
+            out[data.target] = names.where(codes.notna(), text.where(text.notna(), None))
     return out
+
+
+def compare_number_column(
+    name: str, kind: str, reference: pd.Series, current: pd.Series, params: DriftParams
+) -> ColumnDrift:
+    """KS for a continuous column; chi-squared when it has few values (0/1 flags, counts)."""
+    if reference.nunique(dropna=True) <= params.discrete_max_values:
+        return compare_categorical(name, kind, reference, current)
+    return compare_numeric(name, kind, reference.to_numpy(), current.to_numpy(), params.psi_bins)
+
+
+def compare_scores(
+    reference: np.ndarray, current: np.ndarray, data: DataParams, params: DriftParams
+) -> list[ColumnDrift]:
+    """The model's scores: one column of numbers (binary, regression), or one per class."""
+    reference, current = np.asarray(reference, "float64"), np.asarray(current, "float64")
+    if reference.ndim == 1 and current.ndim == 1:
+        return [compare_numeric(PREDICTION, PREDICTION, reference, current, params.psi_bins)]
+    names = data.class_names
+    for what, scores in (("reference", reference), ("current", current)):
+        if scores.ndim != 2 or scores.shape[1] != len(names):
+            raise PipelineError(
+                f"{what} scores have shape {scores.shape}: expected one column per class "
+                f"({len(names)}: {', '.join(names)})"
+            )
+    return [
+        compare_numeric(
+            f"{PREDICTION}:{name}", PREDICTION, reference[:, i], current[:, i], params.psi_bins
+        )
+        for i, name in enumerate(names)
+    ]
 
 
 def check_columns(frame: pd.DataFrame, data: DataParams, what: str) -> None:
@@ -182,36 +254,26 @@ def detect(
     check_columns(reference, data, "reference window")
     check_columns(current, data, "current window")
     ref, cur = typed(reference, data), typed(current, data)
-    results: list[ColumnDrift] = []
-    for column in data.numeric:
-        if ref[column].nunique(dropna=True) <= params.discrete_max_values:
-            results.append(compare_categorical(column, "feature", ref[column], cur[column]))
-        else:
-            results.append(
-                compare_numeric(
-                    column,
-                    "feature",
-                    ref[column].to_numpy(),
-                    cur[column].to_numpy(),
-                    params.psi_bins,
-                )
-            )
+    results: list[ColumnDrift] = [
+        compare_number_column(column, "feature", ref[column], cur[column], params)
+        for column in data.numeric
+    ]
     for column in data.categorical:
         results.append(compare_categorical(column, "feature", ref[column], cur[column]))
     found: list[str] = list(notes)
     if data.target in ref.columns and data.target in cur.columns:
-        results.append(
-            compare_categorical(data.target, "target", ref[data.target], cur[data.target])
-        )
+        if data.task == "regression":
+            target = compare_number_column(
+                data.target, "target", ref[data.target], cur[data.target], params
+            )
+        else:
+            target = compare_categorical(data.target, "target", ref[data.target], cur[data.target])
+        results.append(target)
     else:
         found.append(f"prior shift not checked: the current window has no '{data.target}' column")
     if reference_scores is not None and current_scores is not None:
         if len(reference_scores) and len(current_scores):
-            results.append(
-                compare_numeric(
-                    PREDICTION, PREDICTION, reference_scores, current_scores, params.psi_bins
-                )
-            )
+            results.extend(compare_scores(reference_scores, current_scores, data, params))
         else:
             found.append("prediction drift not checked: no scores in one of the windows")
     adjusted = stats.false_discovery_control([c.p_value for c in results], method="bh")
@@ -225,4 +287,6 @@ def detect(
         )
         for column, p in zip(results, adjusted, strict=True)
     )
-    return DriftResult(judged, params.alpha, params.psi_threshold, tuple(found))
+    return DriftResult(
+        judged, params.alpha, params.psi_threshold, tuple(found), describe_tests(data)
+    )

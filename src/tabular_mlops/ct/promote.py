@@ -2,7 +2,7 @@
 
 Both models are loaded from the MLflow registry and re-scored on the same held-out split, so the
 comparison never trusts numbers logged by an older pipeline. The gates come from params.yaml
-(`gates`): floors and the margin over a DummyClassifier always apply, regression tolerances
+(`gates`): floors and the margin over the task's Dummy baseline always apply, regression tolerances
 against the champion when there is one; the first run, with no champion, bootstraps. The decision
 is written to reports/promotion.json and .md and as tags on the challenger's model version.
 
@@ -20,7 +20,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from tabular_mlops.core.errors import exits_cleanly
@@ -36,8 +35,9 @@ from tabular_mlops.core.gates import (
 from tabular_mlops.core.github import add_summary
 from tabular_mlops.core.io import atomic_path, read_parquet, write_json
 from tabular_mlops.core.params import DataParams, EvaluateParams, load_params
+from tabular_mlops.core.task import METRICS, Task, model_scores
 from tabular_mlops.ct import registry
-from tabular_mlops.stages.evaluate import METRIC_NAMES, overall, slices
+from tabular_mlops.stages.evaluate import overall, slices
 
 EXIT_REJECTED = 1
 
@@ -64,12 +64,12 @@ def score_model(
     data: DataParams,
     params: EvaluateParams,
 ) -> Scores:
-    """The evaluate stage's metrics and slices for `model`, on the given split."""
-    proba = np.asarray(model.predict_proba(test.drop(columns=[data.target]))[:, 1])
+    """The evaluate stage's metrics and slices for `model`, on the given split, for any task."""
+    scores = model_scores(model, test.drop(columns=[data.target]), data.task)
     y_true = test[data.target].to_numpy()
     return Scores(
-        metrics=overall(proba, train, test, data, params),
-        slices=slices(test, y_true, proba, params),
+        metrics=overall(scores, train, test, data, params),
+        slices=slices(test, y_true, scores, params, data.task),
     )
 
 
@@ -170,12 +170,12 @@ def version_tags(decision: Decision, checked_at: str, champion: str | None) -> d
     return tags
 
 
-def _describe(version: Any, scores: Scores | None) -> dict[str, Any]:
+def _describe(version: Any, scores: Scores | None, task: Task) -> dict[str, Any]:
     metrics = scores.metrics if scores else {}
     return {
         "version": str(version.version),
         "run_id": version.run_id,
-        "metrics": {name: metrics.get(name) for name in METRIC_NAMES if name in metrics},
+        "metrics": {name: metrics.get(name) for name in METRICS[task] if name in metrics},
     }
 
 
@@ -194,7 +194,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     params = load_params(Path(args.params))
     gates = gates_from_params(params.gates)
-    check_names(gates, dict.fromkeys(METRIC_NAMES, 0.0), source=args.params)
+    task = params.data.task
+    check_names(gates, dict.fromkeys(METRICS[task], 0.0), source=args.params)
     train, test = read_parquet(params.paths.train), read_parquet(params.paths.test)
     name = params.track.registered_model
 
@@ -229,8 +230,8 @@ def main(argv: list[str] | None = None) -> None:
     promotion = record(
         decision,
         name,
-        _describe(challenger_version, challenger),
-        _describe(champion_version, champion) if champion_version is not None else None,
+        _describe(challenger_version, challenger, task),
+        _describe(champion_version, champion, task) if champion_version is not None else None,
         checked_at,
     )
     if decision.decision != "unchanged":
