@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 def first_inconsistency(params: Params) -> str | None:
     """The first key that names something `data` does not describe, or that the task lacks."""
-    return _first_dangling_reference(params) or _first_task_mismatch(params)
+    return _first_task_mismatch(params) or _first_dangling_reference(params)
 
 
 def _first_dangling_reference(params: Params) -> str | None:
