@@ -16,6 +16,8 @@ from tabular_mlops.serving.compiled import Unsupported
 
 #: Above this many rows, sklearn's Cython traversal beats the vectorised numpy one.
 SMALL_BATCH = 64
+#: A single row's walk sets finished trees aside every this many steps.
+COMPACT_EVERY = 4
 
 
 class FlatTrees:
@@ -40,28 +42,57 @@ class FlatTrees:
             return np.concatenate([np.where(leaf, me, k + o) for leaf, me, k, o in parts])
 
         self.roots = offsets
-        self.left = children(left).astype(np.intp)
-        self.right = children(right).astype(np.intp)
+        #: Node i's children at 2i (right) and 2i + 1 (left): one gather per step picks the next.
+        self.child = np.empty(2 * sum(sizes), dtype=np.intp)
+        self.child[0::2] = children(right)
+        self.child[1::2] = children(left)
         self.feature = np.concatenate(
             [np.where(leaf, 0, f) for leaf, f in zip(is_leaf, feature, strict=True)]
         ).astype(np.intp)
         self.threshold = np.concatenate(threshold).astype(np.float64)
         self.missing_left = None if missing_left is None else np.concatenate(missing_left)
+        self.is_leaf = np.concatenate(is_leaf).astype(bool)
         self.depth = depth
 
     def leaves(self, inputs: np.ndarray) -> np.ndarray:
         """(trees, rows) leaf indices; a value goes left when `<=` the threshold, a NaN where the
         split sent missing values in training."""
-        rows = np.arange(len(inputs))[np.newaxis, :]
-        node = np.repeat(self.roots[:, np.newaxis], len(inputs), axis=1)
-        check_missing = self.missing_left is not None and bool(np.isnan(inputs).any())
+        rows, width = inputs.shape
+        values = np.ascontiguousarray(inputs).ravel()
+        missing = self.missing_left is not None and bool(np.isnan(values).any())
+        if rows == 1:
+            return self._leaves_of_one(values, missing)[:, np.newaxis]
+        starts = np.arange(rows) * width
+        node = np.repeat(self.roots[:, np.newaxis], rows, axis=1)
         for _ in range(self.depth):
-            value = inputs[rows, self.feature[node]]
-            goes_left = value <= self.threshold[node]
-            if check_missing:
-                goes_left = np.where(np.isnan(value), self.missing_left[node], goes_left)
-            node = np.where(goes_left, self.left[node], self.right[node])
+            node = self._step(node, values, self.feature.take(node) + starts, missing)
         return node
+
+    def _leaves_of_one(self, values: np.ndarray, missing: bool) -> np.ndarray:
+        """One row: every few steps the trees already at a leaf are set aside, so the deep,
+        unbalanced trees of a boosted model walk on alone (about twice as fast as all at once)."""
+        node = self.roots.copy()
+        place = np.arange(len(node))
+        active = node
+        for step in range(self.depth):
+            active = self._step(active, values, self.feature.take(active), missing)
+            if step % COMPACT_EVERY == COMPACT_EVERY - 1:
+                node[place] = active
+                walking = ~self.is_leaf.take(active)
+                if not walking.any():
+                    return node
+                place, active = place[walking], active[walking]
+        node[place] = active
+        return node
+
+    def _step(
+        self, node: np.ndarray, values: np.ndarray, where: np.ndarray, missing: bool
+    ) -> np.ndarray:
+        value = values.take(where)
+        goes_left = value <= self.threshold.take(node)
+        if missing:
+            goes_left = np.where(np.isnan(value), self.missing_left.take(node), goes_left)
+        return self.child.take(node * 2 + goes_left)
 
 
 class CompiledForest:
@@ -86,6 +117,7 @@ class CompiledForest:
             else:
                 values.append(value[:, 0])
         self.leaf_value = np.concatenate(values)
+        self.n_trees = len(self.trees)
         self.flat = FlatTrees(
             [tree.node_count for tree in self.trees],
             [tree.children_left for tree in self.trees],
@@ -107,7 +139,7 @@ class CompiledForest:
                 total += self.leaf_value[tree.apply(inputs) + root]
             return total / len(self.trees)
         node = self.flat.leaves(features.astype(np.float32).astype(np.float64))
-        return np.cumsum(self.leaf_value[node], axis=0)[-1] / len(self.trees)
+        return np.cumsum(self.leaf_value.take(node, axis=0), axis=0)[-1] / self.n_trees
 
 
 class CompiledBoosting:
@@ -147,7 +179,7 @@ class CompiledBoosting:
                 return self.model.predict_proba(features)
             return self.model.predict(features)
         rows = len(features)
-        steps = self.value[self.flat.leaves(features)].reshape(
+        steps = self.value.take(self.flat.leaves(features)).reshape(
             self.iterations, self.per_iteration, rows
         )
         start = np.broadcast_to(self.baseline[np.newaxis, :, np.newaxis], (1, *steps.shape[1:]))

@@ -87,7 +87,7 @@ def contract_nullable(data: DataParams) -> set[str]:
     return {name for name, spec in data.columns.items() if spec.missing > 0}
 
 
-def _prepare(pipeline: Any) -> Any:
+def one_thread(pipeline: Any) -> Any:
     """One thread per prediction: on 2 cores, joblib's threads only add latency to a server."""
     for _, step in getattr(pipeline, "steps", []):
         if hasattr(step, "n_jobs"):
@@ -152,7 +152,7 @@ def load_file(path: str | Path, params: Params) -> ServedModel:
         "data_digest": None,
         "datasets": {},
     }
-    return _served(_prepare(pipeline), features, info, params.data)
+    return _served(one_thread(pipeline), features, info, params.data)
 
 
 def load_registered(uri: str, data: DataParams) -> ServedModel:
@@ -219,7 +219,7 @@ def load_registered(uri: str, data: DataParams) -> ServedModel:
         "datasets": datasets,
     }
     features = build_features(numeric, categorical, pipeline, contract_nullable(data))
-    return _served(_prepare(pipeline), features, info, data)
+    return _served(one_thread(pipeline), features, info, data)
 
 
 def _served(
