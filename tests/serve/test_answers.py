@@ -17,7 +17,7 @@ from tabular_mlops.core.errors import PipelineError
 from tabular_mlops.core.task import model_scores
 from tabular_mlops.serving.app import PredictionLog, create_app
 from tabular_mlops.serving.compiled import compile_checked
-from tabular_mlops.serving.model import ServedModel, check_task
+from tabular_mlops.serving.model import ServedModel, check_logged, check_task
 from tabular_mlops.serving.smoke import answer_problem
 from tests.serve.conftest import ROOT, run_serve
 from tests.serve.synthetic import LABELS, fitted
@@ -193,3 +193,14 @@ def test_serving_a_model_of_another_task_exits_2_with_one_line(params, tmp_path)
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: {path}: a ")
     assert f"data.task is {params.data.task}" in lines[0]
+
+
+def test_a_registered_model_logged_for_another_task_or_labels_is_refused(params) -> None:
+    data = params.data
+    check_logged({"task": data.task, "labels": list(data.class_names) or None}, data, "m")
+    check_logged({}, data, "m")
+    other = "regression" if data.task != "regression" else "binary"
+    with pytest.raises(PipelineError, match=f"^m: logged for a {other} task, but params.yaml"):
+        check_logged({"task": other}, data, "m")
+    with pytest.raises(PipelineError, match=r"^m: logged with labels \['x', 'y'\], but"):
+        check_logged({"task": data.task, "labels": ["x", "y"]}, data, "m")

@@ -206,7 +206,7 @@ def compile_checked(
         )
         batch = compiled.predict(columns)
         many = compiled.predict({name: values * 2 for name, values in columns.items()})
-    except (Unsupported, KeyError, ValueError, TypeError, AttributeError) as err:
+    except (Unsupported, KeyError, IndexError, ValueError, TypeError, AttributeError) as err:
         print(
             f"serve: compiled path unavailable ({err}); serving through the pipeline",
             file=sys.stderr,
