@@ -1,14 +1,21 @@
-"""Issue 7's speed figures: this project's service vs `mlflow models serve`, same model, one run.
+"""The service's speed: single-record latency for a model of every task and family, and this
+project's service vs `mlflow models serve` on the configured model, one run.
 
-Both servers serve the same registered model version (paths.model logged and registered as
-`<track.registered_model>@champion` in a scratch MLflow store), one worker each, on loopback;
-this script is the client, a second process, over one keep-alive connection per server.
+Every task and family (benchmarks/_tasks.py): a model fitted on synthetic data with the configured
+hyper-parameters, served by this project's app, one-record requests one after another: p50 and
+p99 (ms), and whether the compiled path serves it. Target: p50 <= 1 ms.
+
+The comparison: both servers serve the same registered model version (paths.model logged and
+registered as `<track.registered_model>@champion` in a scratch MLflow store, as `track` logs it),
+one worker each, on loopback; this script is the client, a second process, over one keep-alive
+connection per server.
 
   single   one-record requests, one after another: latency p50 and p99 (ms)
   batch    1,000-record requests: rows per second
 
-Targets: single-record p50 <= 5 ms, and at least 2x MLflow's server on p50 latency and on batch
-throughput. Usage: python benchmarks/serve.py [--single N] [--batches N]  (after `make repro`)
+Targets: at least 2x MLflow's server on p50 latency and on batch throughput.
+Usage: python benchmarks/serve.py [--single N] [--batches N] [--skip-tasks] [--skip-mlflow]
+(the comparison needs `make repro` first)
 """
 
 from __future__ import annotations
@@ -30,27 +37,39 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import ROOT, scratch
+from _tasks import FAMILIES, records
 
-from tabular_mlops.core.params import load_params
-from tabular_mlops.serving.smoke import HOST, free_port, start_service, stop, wait_ready
+from tabular_mlops.core.params import Params, load_params
+from tabular_mlops.core.task import TASKS, model_scores
+from tabular_mlops.serving.smoke import (
+    HOST,
+    free_port,
+    request,
+    start_service,
+    stop,
+    wait_ready,
+)
+from tabular_mlops.stages.track import model_metadata, predict_function
 
 
-def register(store: str, name: str, model_path: Path, example: pd.DataFrame) -> None:
+def register(params: Params, store: str, model_path: Path, example: pd.DataFrame) -> None:
     """Log the pipeline's model as `track` does and make it the champion of a scratch store."""
     import mlflow
     from mlflow import MlflowClient
     from mlflow.models import infer_signature
 
     model = joblib.load(model_path)
+    task, name = params.data.task, params.track.registered_model
     mlflow.set_tracking_uri(store)
     mlflow.set_experiment("bench-serve")
     with mlflow.start_run():
         logged = mlflow.sklearn.log_model(
             model,
             name="model",
-            signature=infer_signature(example, model.predict_proba(example)[:, 1]),
+            signature=infer_signature(example, model_scores(model, example, task)),
             input_example=example,
-            pyfunc_predict_fn="predict_proba",
+            pyfunc_predict_fn=predict_function(task),
+            metadata=model_metadata(params),
             serialization_format="cloudpickle",
             registered_model_name=name,
         )
@@ -117,25 +136,60 @@ def measure(port: int, one, many, records: list[dict], single: int, batches: int
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--single", type=int, default=2000, help="one-record requests")
-    parser.add_argument("--batches", type=int, default=30, help="1,000-record requests")
-    args = parser.parse_args()
-    params = load_params(ROOT / "params.yaml")
+def single_latency(port: int, rows: list[dict], single: int) -> dict:
+    """p50 and p99 (ms) of one-record /predict requests, after a warm-up."""
+    body = [json.dumps(rows[i % len(rows)]).encode() for i in range(single)]
+    timings(port, "/predict", body[:50])
+    latencies = sorted(timings(port, "/predict", body))
+    return {
+        "p50_ms": statistics.median(latencies) * 1e3,
+        "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1e3,
+    }
+
+
+def every_task(single: int, env: dict[str, str], work: Path) -> list[tuple[str, str, bool, dict]]:
+    """A synthetic model of each task and family, served and timed one after another."""
+    results = []
+    for task in TASKS:
+        rows = records(task)
+        for family in FAMILIES:
+            port = free_port()
+            log = work / f"{task}-{family}.log"
+            with log.open("wb") as out:
+                process = subprocess.Popen(
+                    [
+                        sys.executable,
+                        str(Path(__file__).resolve().parent / "_tasks.py"),
+                        task,
+                        family,
+                        str(port),
+                        str(ROOT / "params.yaml"),
+                    ],
+                    env={**os.environ, **env},
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                )
+            try:
+                wait_ready(port, process, timeout=600)
+                compiled = bool(request(port, "GET", "/version")[1]["compiled"])
+                results.append((task, family, compiled, single_latency(port, rows, single)))
+            except Exception:
+                print(log.read_text(errors="replace")[-3000:], file=sys.stderr)
+                raise
+            finally:
+                stop(process)
+            row = results[-1][3]
+            print(f"  {task} {family}: p50 {row['p50_ms']:.2f} ms", file=sys.stderr, flush=True)
+    return results
+
+
+def compare(args: argparse.Namespace, params: Params, env: dict[str, str], work: Path) -> dict:
+    """This service and `mlflow models serve` on the configured model, one after the other."""
     features = list(params.data.features)
     name = params.track.registered_model
     test = pd.read_parquet(ROOT / params.paths.test)
-    records = json.loads(test[features].to_json(orient="records"))
-    work = scratch()
-    env = {
-        "MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}",
-        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]),
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]),
-    }
-    os.environ.update(env)
-    os.chdir(work)  # the scratch store keeps its artifacts (mlruns/) beside itself
-    register(env["MLFLOW_TRACKING_URI"], name, ROOT / params.paths.model, test[features].head(5))
+    rows = json.loads(test[features].to_json(orient="records"))
+    register(params, env["MLFLOW_TRACKING_URI"], ROOT / params.paths.model, test[features].head(5))
     ours_port, mlflow_port = free_port(), free_port()
     ours = start_service(
         ["--params", str(ROOT / "params.yaml")], port=ours_port, log=work / "ours.log"
@@ -144,12 +198,12 @@ def main() -> None:
     try:
         wait_ready(ours_port, ours)
         wait_ready(mlflow_port, theirs, timeout=180, path="/ping")
-        results = {
+        return {
             "mlflow models serve": measure(
                 mlflow_port,
                 ("/invocations", lambda row: json.dumps({"dataframe_records": [row]}).encode()),
                 ("/invocations", lambda rows: json.dumps({"dataframe_records": rows}).encode()),
-                records,
+                rows,
                 args.single,
                 args.batches,
             ),
@@ -157,7 +211,7 @@ def main() -> None:
                 ours_port,
                 ("/predict", lambda row: json.dumps(row).encode()),
                 ("/predict/batch", lambda rows: json.dumps(rows).encode()),
-                records,
+                rows,
                 args.single,
                 args.batches,
             ),
@@ -170,9 +224,47 @@ def main() -> None:
     finally:
         stop(ours)
         stop(theirs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--single", type=int, default=2000, help="one-record requests")
+    parser.add_argument("--batches", type=int, default=30, help="1,000-record requests")
+    parser.add_argument("--skip-tasks", action="store_true", help="no per-task models")
+    parser.add_argument("--skip-mlflow", action="store_true", help="no MLflow comparison")
+    args = parser.parse_args()
+    params = load_params(ROOT / "params.yaml")
+    work = scratch()
+    env = {
+        "MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}",
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]),
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]),
+    }
+    os.environ.update(env)
+    os.chdir(work)  # the scratch store keeps its artifacts (mlruns/) beside itself
+    try:
+        tasks = [] if args.skip_tasks else every_task(args.single, env, work)
+        results = {} if args.skip_mlflow else compare(args, params, env, work)
+    finally:
         shutil.rmtree(work, ignore_errors=True)
+    if tasks:
+        print(
+            f"every task and family: {args.single} single-record requests each (target p50 <= 1 ms)"
+        )
+        print("| task | family | compiled | p50 ms | p99 ms |")
+        print("|---|---|---|---:|---:|")
+        for task, family, compiled, row in tasks:
+            print(
+                f"| {task} | {family} | {'yes' if compiled else 'no'} | "
+                f"{row['p50_ms']:.2f} | {row['p99_ms']:.2f} |"
+            )
+    if not results:
+        return
     mine, base = results["this service"], results["mlflow models serve"]
-    print(f"single-record requests: {args.single}; batches: {args.batches} x 1,000 rows")
+    print(
+        f"the configured model ({params.data.task}, {params.train.model}) vs mlflow models serve: "
+        f"single-record requests: {args.single}; batches: {args.batches} x 1,000 rows"
+    )
     print("| server | p50 ms | p99 ms | batch rows/s |")
     print("|---|---:|---:|---:|")
     for name, row in results.items():

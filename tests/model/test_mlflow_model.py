@@ -1,4 +1,5 @@
-"""The model logged by the pipeline's MLflow run loads from its URI and predicts like the file."""
+"""The model logged by the pipeline's MLflow run loads from its URI and predicts like the file:
+the task's scores (probabilities, or values for regression), also through MLflow's pyfunc."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 
 from tabular_mlops.core.params import Params
+from tabular_mlops.core.task import PRIMARY, model_scores
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,14 +27,19 @@ def assert_same_predictions(local: str, params: Params, features) -> None:
     import joblib
     import mlflow
 
+    task = params.data.task
     logged = mlflow.sklearn.load_model(local)
     in_memory = joblib.load(ROOT / params.paths.model)
+    expected = model_scores(in_memory, features, task)
     np.testing.assert_allclose(
-        logged.predict_proba(features), in_memory.predict_proba(features), atol=1e-12
+        model_scores(logged, features, task), expected, rtol=1e-12, atol=1e-12
     )
     pyfunc = mlflow.pyfunc.load_model(local)
+    assert (pyfunc.metadata.metadata or {}).get("task") == task
     served = np.asarray(pyfunc.predict(features[[*params.data.numeric, *params.data.categorical]]))
-    np.testing.assert_allclose(served[:, 1], logged.predict_proba(features)[:, 1], atol=1e-12)
+    if task == "binary":
+        served = served[:, 1]
+    np.testing.assert_allclose(served, expected, rtol=1e-12, atol=1e-12)
 
 
 def test_logged_model_predicts_like_the_model_file(params: Params, features) -> None:
@@ -80,7 +87,9 @@ def test_the_track_stage_logs_a_model_that_loads_from_its_uri(
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     monkeypatch.chdir(tmp_path)
     model = joblib.load(ROOT / params.paths.model)
-    info = log_run(params, model, train, test_split, {"roc_auc": 1.0}, raw_md5="0" * 32)
+    info = log_run(
+        params, model, train, test_split, {PRIMARY[params.data.task]: 1.0}, raw_md5="0" * 32
+    )
     local = mlflow.artifacts.download_artifacts(
         artifact_uri=info["model_uri"], tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}"
     )

@@ -103,6 +103,7 @@ def store_env(tmp_path_factory, model_path, params) -> dict[str, str]:
             str(model_path),
             str(ROOT / params.paths.test),
             params.track.registered_model,
+            str(ROOT / "params.yaml"),
         ],
         check=True,
         capture_output=True,

@@ -1,7 +1,7 @@
 """Register a model file as `<name>@champion` in a scratch MLflow store, the way `track` logs it.
 
 Run as a script (in its own process, so the test session's MLflow state stays untouched):
-python tests/serve/register_model.py STORE_URI ARTIFACT_DIR MODEL_PKL EXAMPLE_PARQUET NAME
+python tests/serve/register_model.py STORE_URI ARTIFACT_DIR MODEL_PKL EXAMPLE_PARQUET NAME PARAMS
 """
 
 from __future__ import annotations
@@ -15,12 +15,20 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.models import infer_signature
 
+from tabular_mlops.core.params import load_params
+from tabular_mlops.core.task import model_scores
+from tabular_mlops.stages.track import model_metadata, predict_function
+
 GIT_COMMIT = "0123456789abcdef0123456789abcdef01234567"
 RAW_MD5 = "d41d8cd98f00b204e9800998ecf8427e"
 
 
-def main(store: str, artifacts: str, model_path: str, example_path: str, name: str) -> None:
+def main(
+    store: str, artifacts: str, model_path: str, example_path: str, name: str, params_path: str
+) -> None:
     warnings.simplefilter("ignore")
+    params = load_params(params_path)
+    task = params.data.task
     model = joblib.load(model_path)
     frame = pd.read_parquet(example_path)
     features = [
@@ -38,9 +46,10 @@ def main(store: str, artifacts: str, model_path: str, example_path: str, name: s
         logged = mlflow.sklearn.log_model(
             model,
             name="model",
-            signature=infer_signature(example, model.predict_proba(example)[:, 1]),
+            signature=infer_signature(example, model_scores(model, example, task)),
             input_example=example,
-            pyfunc_predict_fn="predict_proba",
+            pyfunc_predict_fn=predict_function(task),
+            metadata=model_metadata(params),
             serialization_format="cloudpickle",
             registered_model_name=name,
         )

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tabular_mlops.core.task import model_scores
 from tabular_mlops.serving.smoke import request
 from tests.serve.conftest import (
     CATEGORY,
@@ -29,6 +30,32 @@ from tests.serve.register_model import GIT_COMMIT, RAW_MD5
 
 pytestmark = pytest.mark.pipeline
 JSON = "application/json"
+TASK = DATA.task
+#: The fields a one-record answer (and a prediction-log line) carries for the task.
+ANSWER = {"binary": {"probability"}, "multiclass": {"label", "probabilities"}}.get(
+    TASK, {"prediction"}
+)
+
+
+def scores(answer: dict, *, batch: bool) -> np.ndarray:
+    """The task's scores (`core.task.model_scores`) in a /predict or /predict/batch answer."""
+    if TASK == "multiclass":
+        given = answer["probabilities"]
+        rows = given if batch else [given]
+        values = np.array([list(row.values()) for row in rows])
+        return values if batch else values[0]
+    single, many = {"binary": ("probability", "probabilities")}.get(
+        TASK, ("prediction", "predictions")
+    )
+    return np.asarray(answer[many if batch else single])
+
+
+def expected(pipeline, rows) -> np.ndarray:
+    return model_scores(pipeline, rows, TASK)
+
+
+def same(got, want) -> None:
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
 
 
 def post(service, path: str, payload, **kwargs):
@@ -49,7 +76,8 @@ def test_health_and_version_name_the_champion_and_its_lineage(service, params) -
     assert version["run_id"]
     assert (version["git_commit"], version["data_digest"]) == (GIT_COMMIT, RAW_MD5)
     assert version["datasets"]["test"]
-    assert version["compiled"] is (params.train.model == "random_forest"), "forests compile"
+    assert version["compiled"] is True, "every family of every task compiles"
+    assert version["task"] == TASK
     assert [f["name"] for f in version["features"]] == list(DATA.features)
     assert [f["name"] for f in version["features"] if f["nullable"]] == NULLABLE
 
@@ -59,8 +87,7 @@ def test_batch_predictions_equal_the_pipeline_model_on_the_test_split(
 ) -> None:
     status, answer = post(service, "/predict/batch", records)
     assert status == 200, answer
-    expected = pipeline.predict_proba(test_split[features])[:, 1]
-    np.testing.assert_allclose(answer["probabilities"], expected, rtol=0, atol=1e-12)
+    same(scores(answer, batch=True), expected(pipeline, test_split[features]))
 
 
 def test_single_predictions_equal_the_pipeline_model(
@@ -72,9 +99,9 @@ def test_single_predictions_equal_the_pipeline_model(
         status, answer = post(service, "/predict", records[row])
         assert status == 200, answer
         assert answer["warnings"] == []
-        served.append(answer["probability"])
-    expected = pipeline.predict_proba(test_split[features].iloc[rows])[:, 1]
-    np.testing.assert_allclose(served, expected, rtol=0, atol=1e-12)
+        assert set(answer) >= ANSWER
+        served.append(scores(answer, batch=False))
+    same(served, expected(pipeline, test_split[features].iloc[rows]))
 
 
 def test_csv_batch_equals_json_batch(service, test_split, features, records) -> None:
@@ -83,7 +110,7 @@ def test_csv_batch_equals_json_batch(service, test_split, features, records) -> 
     status, from_csv = post(service, "/predict/batch", buffer.getvalue(), content_type="text/csv")
     assert status == 200, from_csv
     _, from_json = post(service, "/predict/batch", records[:50])
-    np.testing.assert_allclose(from_csv["probabilities"], from_json["probabilities"], atol=1e-12)
+    same(scores(from_csv, batch=True), scores(from_json, batch=True))
 
 
 @pytest.mark.parametrize("column", NULLABLE)
@@ -95,8 +122,8 @@ def test_a_missing_value_where_allowed_is_imputed_by_the_model(
     status, answer = post(service, "/predict", sent)
     assert status == 200, answer
     empty = math.nan if column in params.data.numeric else None
-    expected = pipeline.predict_proba(pd.DataFrame([{**record, column: empty}]))
-    assert answer["probability"] == pytest.approx(expected[0, 1], abs=1e-12)
+    want = expected(pipeline, pd.DataFrame([{**record, column: empty}]))
+    same(scores(answer, batch=False), want[0])
 
 
 @pytest.mark.parametrize("column", CATEGORY)
@@ -108,8 +135,7 @@ def test_unknown_category_is_scored_as_the_model_does_with_a_warning(
     status, answer = post(service, "/predict", sent)
     assert status == 200, answer
     assert column in answer["warnings"][0] and value in answer["warnings"][0]
-    expected = pipeline.predict_proba(pd.DataFrame([sent]))[0, 1]
-    assert answer["probability"] == pytest.approx(expected, abs=1e-12)
+    same(scores(answer, batch=False), expected(pipeline, pd.DataFrame([sent]))[0])
 
 
 @pytest.mark.parametrize("column", IDS)
@@ -118,7 +144,7 @@ def test_the_id_column_may_be_sent_and_is_ignored(service, record, test_split, c
     some_id = json.loads(test_split[[column]].head(1).to_json(orient="records"))[0][column]
     status, with_id = post(service, "/predict", {column: some_id, **record})
     assert status == 200, with_id
-    assert with_id["probability"] == plain["probability"]
+    same(scores(with_id, batch=False), scores(plain, batch=False))
 
 
 def csv_body(records: list[dict]) -> str:
@@ -237,10 +263,11 @@ def test_prediction_log_has_one_line_per_scored_record(service, records) -> None
     batch = [line for line in lines if line["request_id"] == "batch-7"]
     assert len(single) == 1 and len(batch) == 3
     line = single[0]
-    assert set(line) == {"request_id", "time", "model_version", "inputs", "probability"}
+    assert set(line) == {"request_id", "time", "model_version", "inputs", *ANSWER}
     assert line["model_version"] == "1"
     assert line["inputs"] == records[1]
-    assert 0.0 <= line["probability"] <= 1.0
+    _, answer = post(service, "/predict", records[1])
+    assert {key: line[key] for key in ANSWER} == {key: answer[key] for key in ANSWER}
     assert line["time"].endswith("Z")
 
 

@@ -1,4 +1,5 @@
-"""`make smoke` against the scratch champion, and the pipeline fallback of the fast path."""
+"""`make smoke` against the scratch champion, and the fast path of every family on the configured
+data (the pipeline serves where the fast path is not used)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ import subprocess
 import sys
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from tabular_mlops.serving.compiled import compile_checked
+from tabular_mlops.core.task import model_scores
+from tabular_mlops.serving.compiled import TOLERANCE, compile_checked
 from tabular_mlops.serving.model import ServedModel, build_features, contract_nullable
 from tabular_mlops.stages.train import fit
 from tests.serve.conftest import IDS, NAME, ROOT
+from tests.serve.synthetic import FAMILIES, train_params
 
 
 def smoke(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -43,46 +45,28 @@ def test_smoke_fails_when_there_is_no_champion(store_env) -> None:
     assert done.stderr.strip().splitlines()[-1].startswith("error: ")
 
 
-@pytest.mark.parametrize("model", ["logistic_regression", "hist_gradient_boosting"])
-def test_other_models_are_served_through_the_pipeline_itself(params, sample_frame, model) -> None:
-    from dataclasses import replace
-
+@pytest.mark.parametrize("family", FAMILIES)
+def test_every_family_compiles_on_the_configured_data(params, sample_frame, family) -> None:
+    """A small model of each family, fitted on a sample of the configured data for its task,
+    is served through the compiled path with the pipeline's own scores."""
     from tabular_mlops.stages.prepare import clean
 
     frame = clean(sample_frame, params.data).drop(columns=IDS)
-    pipeline = fit(frame, params.data, replace(params.train, model=model, n_estimators=10))
+    pipeline = fit(frame, params.data, train_params(family))
     features = build_features(
         list(params.data.numeric),
         list(params.data.categorical),
         pipeline,
         contract_nullable(params.data),
     )
-    assert compile_checked(pipeline, features) is None
-    served = ServedModel(pipeline=pipeline, features=features, info={"model_version": "x"})
-    columns = {f.name: frame[f.name].tolist() for f in features}
-    expected = pipeline.predict_proba(pd.DataFrame(columns))[:, 1]
-    np.testing.assert_array_equal(served.predict(columns), expected)
-
-
-def test_a_small_forest_compiles_and_matches_its_pipeline(params, sample_frame) -> None:
-    from dataclasses import replace
-
-    from tabular_mlops.stages.prepare import clean
-
-    frame = clean(sample_frame, params.data).drop(columns=IDS)
-    pipeline = fit(frame, params.data, replace(params.train, n_estimators=15))
-    features = build_features(
-        list(params.data.numeric),
-        list(params.data.categorical),
-        pipeline,
-        contract_nullable(params.data),
-    )
-    compiled = compile_checked(pipeline, features)
+    task = params.data.task
+    compiled = compile_checked(pipeline, features, task)
     assert compiled is not None
     columns = {f.name: frame[f.name].tolist() for f in features}
-    np.testing.assert_allclose(
-        compiled.predict(columns), pipeline.predict_proba(frame)[:, 1], rtol=0, atol=1e-12
-    )
+    expected = model_scores(pipeline, frame, task)
+    np.testing.assert_allclose(compiled.predict(columns), expected, rtol=TOLERANCE, atol=TOLERANCE)
+    served = ServedModel(pipeline=pipeline, features=features, info={}, task=task)
+    np.testing.assert_allclose(served.predict(columns), expected, rtol=TOLERANCE, atol=TOLERANCE)
 
 
 def test_importing_the_service_loads_neither_mlflow_nor_great_expectations() -> None:

@@ -25,6 +25,8 @@ from starlette.routing import Route
 
 from tabular_mlops.core.errors import PipelineError, exits_cleanly
 from tabular_mlops.core.params import load_params
+from tabular_mlops.serving.answers import batch as batch_answer
+from tabular_mlops.serving.answers import per_record
 from tabular_mlops.serving.inputs import InputError, check_records, parse_csv, parse_json
 from tabular_mlops.serving.model import ServedModel, load_model
 
@@ -33,7 +35,8 @@ REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 class PredictionLog:
-    """JSON lines, one per scored record: what production saw, for the drift watch."""
+    """JSON lines, one per scored record: what production saw and answered, for the drift watch
+    (the answer's fields as serving/answers.py shapes them for the task)."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -41,7 +44,11 @@ class PredictionLog:
         self._file: IO[bytes] = self.path.open("ab")
 
     def write(
-        self, request_id: str, version: str, columns: dict[str, list[Any]], scores: np.ndarray
+        self,
+        request_id: str,
+        version: str,
+        columns: dict[str, list[Any]],
+        answers: list[dict[str, Any]],
     ) -> None:
         now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         names = list(columns)
@@ -52,10 +59,10 @@ class PredictionLog:
                     "time": now,
                     "model_version": version,
                     "inputs": {name: columns[name][row] for name in names},
-                    "probability": float(score),
+                    **answer,
                 }
             )
-            for row, score in enumerate(scores.tolist())
+            for row, answer in enumerate(answers)
         ]
         self._file.write(b"\n".join(lines) + b"\n")
         self._file.flush()
@@ -117,13 +124,17 @@ def create_app(
     """The ASGI app around an already loaded model; fields in `ignored` (the id) may be sent."""
     features = model.features
     version = model.version
+    task, labels = model.task, model.labels
 
-    def score(request_id: str, records: list[Any], *, batch: bool) -> tuple[np.ndarray, list[str]]:
+    def score(
+        request_id: str, records: list[Any], *, batch: bool
+    ) -> tuple[np.ndarray, list[dict[str, Any]], list[str]]:
         columns, warnings = check_records(records, features, ignored, batch=batch)
         scores = model.predict(columns)
+        answers = per_record(task, labels, scores)
         if prediction_log is not None:
-            prediction_log.write(request_id, version, columns, scores)
-        return scores, warnings
+            prediction_log.write(request_id, version, columns, answers)
+        return scores, answers, warnings
 
     async def predict(request: Request) -> Response:
         request_id = _request_id(request)
@@ -134,13 +145,13 @@ def create_app(
             payload = parse_json(await _read_body(request, max_body_bytes))
             if isinstance(payload, list):
                 raise InputError(422, "expected one JSON object; send a list to /predict/batch")
-            scores, warnings = score(request_id, [payload], batch=False)
+            _, answers, warnings = score(request_id, [payload], batch=False)
         except InputError as err:
             return _error(err, request_id)
         body = {
             "request_id": request_id,
             "model_version": version,
-            "probability": float(scores[0]),
+            **answers[0],
             "warnings": warnings,
         }
         return _json(body, request_id=request_id)
@@ -160,13 +171,13 @@ def create_app(
                 raise InputError(
                     422, "expected a JSON list of records; send one object to /predict"
                 )
-            scores, warnings = score(request_id, records, batch=True)
+            scores, answers, warnings = score(request_id, records, batch=True)
         except InputError as err:
             return _error(err, request_id)
         body = {
             "request_id": request_id,
             "model_version": version,
-            "probabilities": scores.tolist(),
+            **batch_answer(task, answers, scores),
             "warnings": warnings,
         }
         return _json(body, request_id=request_id)

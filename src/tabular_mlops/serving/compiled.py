@@ -1,10 +1,11 @@
 """The compiled fast path: one request scored with numpy instead of sklearn's Pipeline.
 
-Scoring one row through sklearn's Pipeline costs tens of milliseconds, almost all of it input
-validation in each step and per-tree overhead in a 300-tree forest. `CompiledPipeline` reads the
-fitted imputers, scaler, one-hot encoder and trees into flat arrays and evaluates them with
-numpy; it is used only after it has reproduced the pipeline's own probabilities on probe rows at
-load time (`compile_checked`), otherwise the service falls back to the pipeline itself.
+Scoring one row through sklearn's Pipeline costs milliseconds to tens of milliseconds, almost all
+of it input validation in each step and per-tree overhead in a forest or a boosted ensemble.
+`CompiledPipeline` reads the fitted imputers, scaler and one-hot encoder into flat arrays, and the
+estimator into its own compiled form (compiled_trees.py, compiled_linear.py); it is used only
+after it has reproduced the pipeline's own scores on probe rows at load time (`compile_checked`),
+otherwise the service falls back to the pipeline itself.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tabular_mlops.core.task import Task, model_scores
 from tabular_mlops.serving.inputs import Feature
 
-#: Above this many rows, sklearn's Cython traversal, tree by tree, beats the vectorised numpy one.
-SMALL_BATCH = 64
-#: Compiled and sklearn probabilities may differ only by float summation order.
+#: Compiled and sklearn scores may differ only by float summation order: this much for a
+#: probability, relative to the value's size for a larger regression value.
 TOLERANCE = 1e-12
 
 
@@ -27,26 +28,39 @@ class Unsupported(Exception):
     """The pipeline holds a step the compiled path does not know; the pipeline itself serves."""
 
 
+def compile_estimator(estimator: Any) -> Any:
+    """The compiled form of the pipeline's last step, by its exact class."""
+    from tabular_mlops.serving import compiled_linear, compiled_trees
+
+    for module in (compiled_trees, compiled_linear):
+        compiled = module.compile_estimator(estimator)
+        if compiled is not None:
+            return compiled
+    raise Unsupported(f"estimator {type(estimator).__name__}")
+
+
 class CompiledPipeline:
-    """ColumnTransformer(imputer+scaler | imputer+one-hot) -> RandomForestClassifier, as arrays.
+    """ColumnTransformer(imputer+scaler | imputer+one-hot) -> estimator, as arrays.
 
     The arithmetic is sklearn's, in sklearn's order: numbers are imputed, centred and scaled in
-    float64; the trees compare float32 inputs against float64 thresholds; per-tree leaf
-    probabilities are summed tree by tree and divided by the number of trees.
+    float64, one-hot columns are 0/1, and the estimator's own compiled form scores the result.
+    `predict` answers in the task's shape (`core.task.model_scores`).
     """
 
-    def __init__(self, pipeline: Any) -> None:
+    def __init__(self, pipeline: Any, task: Task) -> None:
         from sklearn.compose import ColumnTransformer
-        from sklearn.ensemble import RandomForestClassifier
         from sklearn.pipeline import Pipeline
 
         steps = getattr(pipeline, "steps", None)
         if not isinstance(pipeline, Pipeline) or steps is None or len(steps) != 2:
             raise Unsupported("not a two-step Pipeline")
-        columns, forest = steps[0][1], steps[1][1]
-        if not isinstance(columns, ColumnTransformer) or type(forest) is not RandomForestClassifier:
-            raise Unsupported("not ColumnTransformer -> RandomForestClassifier")
-        self.forest = forest
+        columns = steps[0][1]
+        if not isinstance(columns, ColumnTransformer):
+            raise Unsupported("first step is not a ColumnTransformer")
+        self.task = task
+        self.estimator = compile_estimator(steps[1][1])
+        if self.estimator.classifier != (task != "regression"):
+            raise Unsupported(f"estimator does not fit a {task} task")
         self.numeric: list[tuple[list[str], np.ndarray | None, tuple[Any, Any], np.ndarray]] = []
         self.categorical: list[tuple[str, dict[Any, int], Any]] = []
         width = 0
@@ -60,9 +74,8 @@ class CompiledPipeline:
             parts = [step for _, step in getattr(transformer, "steps", [("", transformer)])]
             width = self._add_block(parts, list(names), width)
         self.width = width
-        if forest.n_features_in_ != width:
+        if self.estimator.n_features != width:
             raise Unsupported("feature count mismatch")
-        self._compile_trees(forest)
 
     def _add_block(self, parts: list[Any], names: list[str], offset: int) -> int:
         from sklearn.impute import SimpleImputer
@@ -102,34 +115,6 @@ class CompiledPipeline:
         self.numeric.append((names, fill, (mean, scale), np.arange(offset, offset + len(names))))
         return offset + len(names)
 
-    def _compile_trees(self, forest: Any) -> None:
-        trees = [estimator.tree_ for estimator in forest.estimators_]
-        if forest.n_outputs_ != 1 or forest.n_classes_ != 2:
-            raise Unsupported("not a binary classifier")
-        sizes = np.array([tree.node_count for tree in trees])
-        offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-        left, right, feature, threshold, leaf_value = [], [], [], [], []
-        for tree, offset in zip(trees, offsets, strict=True):
-            own = np.arange(tree.node_count) + offset
-            is_leaf = tree.children_left == -1
-            left.append(np.where(is_leaf, own, tree.children_left + offset))
-            right.append(np.where(is_leaf, own, tree.children_right + offset))
-            feature.append(np.where(is_leaf, 0, tree.feature))
-            threshold.append(tree.threshold)
-            value = tree.value[:, 0, :].copy()
-            normalizer = value.sum(axis=1)[:, np.newaxis]
-            normalizer[normalizer == 0.0] = 1.0
-            leaf_value.append((value / normalizer)[:, 1])
-        self.roots = offsets.astype(np.intp)
-        self.left = np.concatenate(left).astype(np.intp)
-        self.right = np.concatenate(right).astype(np.intp)
-        self.feature = np.concatenate(feature).astype(np.intp)
-        self.threshold = np.concatenate(threshold)
-        self.leaf_value = np.concatenate(leaf_value)
-        self.trees = trees
-        self.depth = max(tree.max_depth for tree in trees)
-        self.n_trees = len(trees)
-
     def transform(self, columns: dict[str, list[Any]]) -> np.ndarray:
         """The ColumnTransformer's output for checked columns (numbers as floats, NaN missing)."""
         rows = len(next(iter(columns.values())))
@@ -157,23 +142,10 @@ class CompiledPipeline:
         return out
 
     def predict(self, columns: dict[str, list[Any]]) -> np.ndarray:
-        """Probability of the positive class, one per row."""
-        features = self.transform(columns)
-        if np.isnan(features).any():
-            return self.forest.predict_proba(features)[:, 1]
-        if len(features) > SMALL_BATCH:
-            inputs = np.ascontiguousarray(features, dtype=np.float32)
-            total = np.zeros(len(features))
-            for tree, root in zip(self.trees, self.roots, strict=True):
-                total += self.leaf_value[tree.apply(inputs) + root]
-            return total / self.n_trees
-        inputs = features.astype(np.float32).astype(np.float64)
-        rows = np.arange(len(features))[np.newaxis, :]
-        node = np.repeat(self.roots[:, np.newaxis], len(features), axis=1)
-        for _ in range(self.depth):
-            goes_left = inputs[rows, self.feature[node]] <= self.threshold[node]
-            node = np.where(goes_left, self.left[node], self.right[node])
-        return np.cumsum(self.leaf_value[node], axis=0)[-1] / self.n_trees
+        """The task's scores: the positive class's probability (binary), one probability per
+        class (multiclass), or the predicted value (regression), one per row."""
+        scores = self.estimator.scores(self.transform(columns))
+        return scores[:, 1] if self.task == "binary" else scores
 
 
 def _is_nan(value: object) -> bool:
@@ -209,12 +181,22 @@ def probe_frame(pipeline: Any, features: tuple[Feature, ...], rows: int = 96) ->
     return pd.DataFrame(frame)
 
 
-def compile_checked(pipeline: Any, features: tuple[Feature, ...]) -> CompiledPipeline | None:
+def agrees(got: np.ndarray, expected: np.ndarray) -> bool:
+    """Same shape, and equal within TOLERANCE (relative beyond magnitude 1)."""
+    got, expected = np.asarray(got), np.asarray(expected)
+    if got.shape != expected.shape:
+        return False
+    return bool(np.all(np.abs(got - expected) <= TOLERANCE * np.maximum(1.0, np.abs(expected))))
+
+
+def compile_checked(
+    pipeline: Any, features: tuple[Feature, ...], task: Task
+) -> CompiledPipeline | None:
     """The compiled path, only if it reproduces the pipeline on probe rows (one and many)."""
     try:
-        compiled = CompiledPipeline(pipeline)
+        compiled = CompiledPipeline(pipeline, task)
         probe = probe_frame(pipeline, features)
-        expected = pipeline.predict_proba(probe)[:, 1]
+        expected = model_scores(pipeline, probe, task)
         columns = {name: probe[name].tolist() for name in probe.columns}
         small = np.concatenate(
             [
@@ -224,14 +206,14 @@ def compile_checked(pipeline: Any, features: tuple[Feature, ...]) -> CompiledPip
         )
         batch = compiled.predict(columns)
         many = compiled.predict({name: values * 2 for name, values in columns.items()})
-    except (Unsupported, KeyError, ValueError, TypeError, AttributeError) as err:
+    except (Unsupported, KeyError, IndexError, ValueError, TypeError, AttributeError) as err:
         print(
             f"serve: compiled path unavailable ({err}); serving through the pipeline",
             file=sys.stderr,
         )
         return None
     for got in (small, batch, many[: len(probe)]):
-        if not np.allclose(got, expected, rtol=0.0, atol=TOLERANCE):
+        if not agrees(got, expected):
             print(
                 "serve: compiled path disagrees with the pipeline; serving through the pipeline",
                 file=sys.stderr,

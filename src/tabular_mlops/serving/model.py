@@ -1,8 +1,9 @@
 """The served model: where it comes from, what produced it, and which path scores a request.
 
-The model is the pipeline `train` fitted, loaded from the registry alias (default) or a file. It
-scores through the compiled fast path (serving/compiled.py) when that reproduces the pipeline at
-load time, otherwise through the pipeline itself.
+The model is the pipeline `train` fitted, loaded from the registry alias (default) or a file, and
+checked against the configured task (a regressor for regression, a classifier with the configured
+number of classes otherwise). It scores through the compiled fast path (serving/compiled.py) when
+that reproduces the pipeline at load time, otherwise through the pipeline itself.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from tabular_mlops.core.errors import PipelineError
 from tabular_mlops.core.io import read_model
 from tabular_mlops.core.lineage import tracking_uri
 from tabular_mlops.core.params import DataParams, Params
+from tabular_mlops.core.task import Task, is_classification, model_scores
 from tabular_mlops.serving.compiled import (
     CompiledPipeline,
     Unsupported,
@@ -41,14 +43,18 @@ class ServedModel:
     pipeline: Any
     features: tuple[Feature, ...]
     info: dict[str, Any]
+    task: Task = "binary"
+    #: Class names in model-code order (classification), as the answers name them.
+    labels: tuple[str, ...] = ()
     compiled: CompiledPipeline | None = None
+    #: The task's scores (`core.task.model_scores`) for checked columns.
     predict: Callable[[dict[str, list[Any]]], np.ndarray] = field(init=False)
 
     def __post_init__(self) -> None:
         self.predict = self._compiled if self.compiled is not None else self._pipeline
 
     def _pipeline(self, columns: dict[str, list[Any]]) -> np.ndarray:
-        return self.pipeline.predict_proba(pd.DataFrame(columns))[:, 1]
+        return model_scores(self.pipeline, pd.DataFrame(columns), self.task)
 
     def _compiled(self, columns: dict[str, list[Any]]) -> np.ndarray:
         try:
@@ -81,7 +87,7 @@ def contract_nullable(data: DataParams) -> set[str]:
     return {name for name, spec in data.columns.items() if spec.missing > 0}
 
 
-def _prepare(pipeline: Any) -> Any:
+def one_thread(pipeline: Any) -> Any:
     """One thread per prediction: on 2 cores, joblib's threads only add latency to a server."""
     for _, step in getattr(pipeline, "steps", []):
         if hasattr(step, "n_jobs"):
@@ -89,12 +95,45 @@ def _prepare(pipeline: Any) -> Any:
     return pipeline
 
 
+def check_task(pipeline: Any, data: DataParams, source: object) -> None:
+    """The model answers the configured task: a regressor, or a classifier of as many classes
+    as `data` lists; one line naming the model otherwise."""
+    classifier = hasattr(pipeline, "predict_proba")
+    if not is_classification(data.task):
+        if classifier:
+            raise PipelineError(f"{source}: a classifier, but params.yaml data.task is regression")
+        return
+    if not classifier:
+        raise PipelineError(
+            f"{source}: a regressor (no predict_proba), but params.yaml data.task is {data.task}"
+        )
+    count = len(getattr(pipeline, "classes_", ()))
+    if count != len(data.classes):
+        raise PipelineError(
+            f"{source}: a classifier of {count} classes, but params.yaml data.task is "
+            f"{data.task} with {len(data.classes)} labels"
+        )
+
+
+def check_logged(metadata: dict[str, Any], data: DataParams, uri: str) -> None:
+    """The task and labels `track` logged with the model (when it did) are the configured ones."""
+    task, labels = metadata.get("task"), metadata.get("labels")
+    if task is not None and task != data.task:
+        raise PipelineError(
+            f"{uri}: logged for a {task} task, but params.yaml data.task is {data.task}"
+        )
+    if labels is not None and tuple(labels) != data.class_names:
+        raise PipelineError(
+            f"{uri}: logged with labels {list(labels)}, but params.yaml data lists "
+            f"{list(data.class_names)}"
+        )
+
+
 def load_file(path: str | Path, params: Params) -> ServedModel:
     """A joblib file (`models/model.pkl`): features from params, version = the file's md5."""
     path = Path(path)
     pipeline = read_model(path)
-    if not hasattr(pipeline, "predict_proba"):
-        raise PipelineError(f"{path}: not a classifier with predict_proba")
+    check_task(pipeline, params.data, path)
     digest = hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
     features = build_features(
         list(params.data.numeric),
@@ -113,10 +152,10 @@ def load_file(path: str | Path, params: Params) -> ServedModel:
         "data_digest": None,
         "datasets": {},
     }
-    return _served(_prepare(pipeline), features, info)
+    return _served(one_thread(pipeline), features, info, params.data)
 
 
-def load_registered(uri: str, nullable: set[str]) -> ServedModel:
+def load_registered(uri: str, data: DataParams) -> ServedModel:
     """A model URI, usually `models:/<name>@<alias>`: the alias is resolved to a version once."""
     import mlflow
     from mlflow import MlflowClient
@@ -150,6 +189,8 @@ def load_registered(uri: str, nullable: set[str]) -> ServedModel:
         ) from None
     except OSError as err:
         raise PipelineError(f"{uri}: cannot load model ({err})") from None
+    check_task(pipeline, data, uri)
+    check_logged(model_info.metadata or {}, data, uri)
     signature = model_info.signature
     if signature is None:
         raise PipelineError(f"{uri}: the model was logged without a signature")
@@ -177,18 +218,29 @@ def load_registered(uri: str, nullable: set[str]) -> ServedModel:
         "data_digest": tags.get("data.raw.md5"),
         "datasets": datasets,
     }
-    features = build_features(numeric, categorical, pipeline, nullable)
-    return _served(_prepare(pipeline), features, info)
+    features = build_features(numeric, categorical, pipeline, contract_nullable(data))
+    return _served(one_thread(pipeline), features, info, data)
 
 
-def _served(pipeline: Any, features: tuple[Feature, ...], info: dict[str, Any]) -> ServedModel:
-    compiled = compile_checked(pipeline, features)
+def _served(
+    pipeline: Any, features: tuple[Feature, ...], info: dict[str, Any], data: DataParams
+) -> ServedModel:
+    compiled = compile_checked(pipeline, features, data.task)
     info = {
         **info,
+        "task": data.task,
         "compiled": compiled is not None,
         "loaded_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    return ServedModel(pipeline=pipeline, features=features, info=info, compiled=compiled)
+    labels = data.class_names if is_classification(data.task) else ()
+    return ServedModel(
+        pipeline=pipeline,
+        features=features,
+        info=info,
+        task=data.task,
+        labels=tuple(labels),
+        compiled=compiled,
+    )
 
 
 def load_model(params: Params, *, model_uri: str | None, model_path: str | None) -> ServedModel:
@@ -196,4 +248,4 @@ def load_model(params: Params, *, model_uri: str | None, model_path: str | None)
     if model_path:
         return load_file(model_path, params)
     uri = model_uri or f"models:/{params.track.registered_model}@{DEFAULT_ALIAS}"
-    return load_registered(uri, contract_nullable(params.data))
+    return load_registered(uri, params.data)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import math
 import os
 import socket
 import subprocess
@@ -19,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from tabular_mlops.core.dataset import DataParams
 from tabular_mlops.core.errors import PipelineError, exits_cleanly
 from tabular_mlops.core.io import read_parquet
 from tabular_mlops.core.params import load_params
@@ -111,13 +113,41 @@ def stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
-def run_checks(port: int, record: dict[str, Any], expect_alias: str | None) -> list[str]:
+def _probability(value: object) -> bool:
+    return isinstance(value, float) and 0.0 <= value <= 1.0
+
+
+def answer_problem(answer: object, data: DataParams) -> str | None:
+    """What is wrong with a /predict answer for the task (serving/answers.py), or None."""
+    if not isinstance(answer, dict):
+        return "not a JSON object"
+    if data.task == "binary":
+        return None if _probability(answer.get("probability")) else "no probability in [0, 1]"
+    if data.task == "regression":
+        value = answer.get("prediction")
+        ok = isinstance(value, float | int) and math.isfinite(value)
+        return None if ok else "no finite prediction"
+    probabilities, label = answer.get("probabilities"), answer.get("label")
+    if not isinstance(probabilities, dict) or list(probabilities) != list(data.class_names):
+        return f"probabilities not named by the labels {list(data.class_names)}"
+    if not all(_probability(p) for p in probabilities.values()):
+        return "a probability outside [0, 1]"
+    if abs(sum(probabilities.values()) - 1.0) > 1e-6:
+        return "probabilities do not sum to 1"
+    if label not in probabilities or probabilities[label] != max(probabilities.values()):
+        return f"label {label!r} is not the most probable class"
+    return None
+
+
+def run_checks(
+    port: int, record: dict[str, Any], expect_alias: str | None, data: DataParams
+) -> list[str]:
     """The smoke test's checks; returns one line per failure (empty when all passed)."""
     failures: list[str] = []
     status, answer = request(port, "POST", "/predict", json.dumps(record))
-    probability = answer.get("probability") if isinstance(answer, dict) else None
-    if status != 200 or not isinstance(probability, float) or not 0.0 <= probability <= 1.0:
-        failures.append(f"good request: HTTP {status} {answer}")
+    problem = answer_problem(answer, data)
+    if status != 200 or problem is not None:
+        failures.append(f"good request ({problem or 'error'}): HTTP {status} {answer}")
     bad = {key: value for key, value in record.items() if key != next(iter(record))}
     status, answer = request(port, "POST", "/predict", json.dumps(bad))
     if status != 422 or next(iter(record)) not in str(answer):
@@ -150,12 +180,15 @@ def main(argv: list[str] | None = None) -> None:
     process = start_service(serve_args, port=port)
     try:
         wait_ready(port, process, args.timeout)
-        failures = run_checks(port, record, "champion" if default_source else None)
+        failures = run_checks(port, record, "champion" if default_source else None, params.data)
     finally:
         stop(process)
     if failures:
         raise PipelineError("smoke test failed: " + "; ".join(failures))
-    print(f"smoke: the service answered health, predict (good and bad) and version on port {port}")
+    print(
+        f"smoke: the service answered health, predict (good and bad, a {params.data.task} "
+        f"answer) and version on port {port}"
+    )
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from tabular_mlops.core.features import feature_frame
 from tabular_mlops.core.io import read_json, read_model, read_parquet, write_json
 from tabular_mlops.core.lineage import file_md5, git_tags, pip_requirements, tracking_uri
 from tabular_mlops.core.params import Params, flatten, load_params
+from tabular_mlops.core.task import Task, is_classification, model_scores
 
 INPUT_EXAMPLE_ROWS = 5
 CHALLENGER = "challenger"
@@ -37,6 +38,18 @@ def numeric_metrics(metrics: dict[str, Any], prefix: str = "") -> dict[str, floa
         elif isinstance(value, int | float) and not isinstance(value, bool):
             flat[name] = float(value)
     return flat
+
+
+def predict_function(task: Task) -> str:
+    """What MLflow's pyfunc (and `mlflow models serve`) calls: class probabilities, or values."""
+    return "predict_proba" if is_classification(task) else "predict"
+
+
+def model_metadata(params: Params) -> dict[str, Any]:
+    """Logged with the model, so the service can refuse a model of another task or labels."""
+    data = params.data
+    labels = list(data.class_names) if is_classification(data.task) else None
+    return {"task": data.task, "labels": labels}
 
 
 def log_run(
@@ -59,7 +72,8 @@ def log_run(
     mlflow.set_experiment(params.track.experiment)
     features = feature_frame(train, params.data.target, params.data.id_column)
     example = features.iloc[:INPUT_EXAMPLE_ROWS]
-    signature = infer_signature(example, model.predict_proba(example)[:, 1])
+    task = params.data.task
+    signature = infer_signature(example, model_scores(model, example, task))
     run = mlflow.start_run()
     client = MlflowClient()
     version: str | None = None
@@ -89,7 +103,8 @@ def log_run(
             signature=signature,
             input_example=example,
             pip_requirements=pip_requirements(),
-            pyfunc_predict_fn="predict_proba",
+            pyfunc_predict_fn=predict_function(task),
+            metadata=model_metadata(params),
             # cloudpickle: skops costs ~1.5 s a run for a forest, and the model only ever comes
             # from this project's own registry (the DVC copy is a joblib pickle too).
             serialization_format="cloudpickle",
