@@ -19,6 +19,12 @@ from tabular_mlops.core.gates import (
     metric_gates_from_raw,
 )
 from tabular_mlops.core.params import load_params
+from tabular_mlops.core.task import DIRECTIONS, METRICS
+
+from ..support import load_params_at_root
+
+#: A metric the configured gates name: the bad-key cases edit it.
+GATED = next(iter(load_params_at_root().gates.metrics))
 
 HIGHER = MetricGate("higher", floor=0.8, abs_tolerance=0.01, rel_tolerance=0.0)
 LOWER = MetricGate("lower", floor=0.5, abs_tolerance=0.0, rel_tolerance=0.1)
@@ -134,8 +140,9 @@ def test_a_gate_on_an_unknown_or_undirected_metric_names_the_key(gates, key) -> 
 
 def test_shipped_gates_load(params) -> None:
     gates = gates_from_params(params.gates)
-    assert gates.metrics["roc_auc"].direction == "higher"
-    assert gates.metrics["log_loss"].direction == "lower"
+    assert set(gates.metrics) <= set(METRICS[params.data.task])
+    for name, gate in gates.metrics.items():
+        assert gate.direction == DIRECTIONS[name]
     assert set(gates.baseline_margin) <= set(gates.metrics)
 
 
@@ -163,16 +170,16 @@ def test_the_report_reads_only_gates_metrics() -> None:
     ("edit", "message"),
     [
         (
-            lambda g: g["metrics"]["roc_auc"].update(flor=0.8),
-            "unknown key 'gates.metrics.roc_auc.flor'",
+            lambda g: g["metrics"][GATED].update(flor=0.8),
+            f"unknown key 'gates.metrics.{GATED}.flor'",
         ),
         (
-            lambda g: g["metrics"]["roc_auc"].pop("direction"),
-            "missing key 'gates.metrics.roc_auc.direction'",
+            lambda g: g["metrics"][GATED].pop("direction"),
+            f"missing key 'gates.metrics.{GATED}.direction'",
         ),
         (
-            lambda g: g["metrics"]["roc_auc"].update(direction="up"),
-            "key 'gates.metrics.roc_auc.direction'",
+            lambda g: g["metrics"][GATED].update(direction="up"),
+            f"key 'gates.metrics.{GATED}.direction'",
         ),
         (lambda g: g["slices"].pop("min_rows"), "missing key 'gates.slices.min_rows'"),
     ],

@@ -10,7 +10,9 @@ from tabular_mlops.core.errors import PipelineError
 from tabular_mlops.core.params import Params, flatten, load_params
 from tabular_mlops.core.task import METRICS, PRIMARY
 
-from ..support import TASKS, synthetic_params
+from ..support import TASKS, load_params_at_root, synthetic_params
+
+CONFIGURED_TASK = load_params_at_root().data.task
 
 
 def first_column(raw: dict) -> dict:
@@ -192,7 +194,9 @@ def a_category(raw: dict) -> str | None:
         ),
         (
             lambda p: p["behaviour"].update(monotonic={"no_such_column": "increasing"}),
-            "key 'behaviour.monotonic': 'no_such_column'",
+            "no single score to order"
+            if CONFIGURED_TASK == "multiclass"
+            else "key 'behaviour.monotonic': 'no_such_column'",
         ),
         (
             lambda p: p["behaviour"].update(cases=[{**a_case(p), "row": {"x": 1}}]),
@@ -235,7 +239,10 @@ def test_a_category_order_value_must_be_one_of_the_columns_values(tmp_path, root
     raw["behaviour"]["category_order"] = {column: ["never-a-value"]}
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(raw), encoding="utf-8")
-    with pytest.raises(PipelineError, match=f"behaviour.category_order.{column}': 'never-a-value'"):
+    expected = f"behaviour.category_order.{column}': 'never-a-value'"
+    if raw["data"]["task"] == "multiclass":
+        expected = "no single score to order"
+    with pytest.raises(PipelineError, match=expected):
         load_params(path)
 
 
@@ -268,12 +275,12 @@ TASK_EDITS = [
     (
         "regression",
         lambda p: p["validate"].update(class_shares={"1": [0.1, 0.2]}),
-        "label '1'",
+        "'validate.class_shares': applies to classification only",
     ),
     (
         "regression",
         lambda p: p["behaviour"].update(cases=[{"expect": 1, "row": {"x": 1}}]),
-        "label 1 (validate.class_shares or behaviour.cases) is not in data.labels",
+        "a regression case names 'expect_between'",
     ),
     *(
         (
