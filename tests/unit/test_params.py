@@ -204,11 +204,15 @@ def a_category(raw: dict) -> str | None:
         ),
         (
             lambda p: p["behaviour"].update(cases=[{"expect": "no-such-label", "row": {}}]),
-            "label 'no-such-label'",
+            "a regression case names 'expect_between'"
+            if CONFIGURED_TASK == "regression"
+            else "label 'no-such-label'",
         ),
         (
             lambda p: p["validate"].update(class_shares={"no-such-label": [0.1, 0.2]}),
-            "label 'no-such-label'",
+            "applies to classification only"
+            if CONFIGURED_TASK == "regression"
+            else "label 'no-such-label'",
         ),
     ],
     ids=[

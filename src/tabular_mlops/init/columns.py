@@ -91,14 +91,19 @@ def draft_column(name: str, values: pd.Series) -> ColumnDraft:
     if is_bool_like(values):
         return ColumnDraft(name, "category", values=(False, True), missing=missing)
     if pd.api.types.is_numeric_dtype(values):
-        return _numeric(name, present.astype(float), missing)
+        # Whole numbers written as "181.0" read as floats: the contract holds a complete integer
+        # column to an integer dtype, so only one the CSV reads as integers (or with gaps) is.
+        whole_only = pd.api.types.is_integer_dtype(values) or missing > 0
+        return _numeric(name, present.astype(float), missing, whole_only)
     return _text(name, present.astype(str), missing)
 
 
-def _numeric(name: str, present: pd.Series, missing: float) -> ColumnDraft:
+def _numeric(
+    name: str, present: pd.Series, missing: float, whole_only: bool = True
+) -> ColumnDraft:
     if not np.isfinite(present).all():
         return ColumnDraft(name, "ignored", reason="holds infinite values")
-    integer = bool((present == present.round()).all())
+    integer = whole_only and bool((present == present.round()).all())
     kind = "integer" if integer else "number"
     low, high = float(present.min()), float(present.max())
     if integer and low == 0 and high == 1:

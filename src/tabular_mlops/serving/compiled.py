@@ -44,7 +44,8 @@ class CompiledPipeline:
 
     The arithmetic is sklearn's, in sklearn's order: numbers are imputed, centred and scaled in
     float64, one-hot columns are 0/1, and the estimator's own compiled form scores the result.
-    `predict` answers in the task's shape (`core.task.model_scores`).
+    `predict` answers in the task's shape (`core.task.model_scores`). A missing category, None or
+    NaN, takes the imputer's fill, as `train`'s imputer (missing_values=pd.NA) does.
     """
 
     def __init__(self, pipeline: Any, task: Task) -> None:
@@ -83,10 +84,12 @@ class CompiledPipeline:
 
         imputer = parts[0] if parts and type(parts[0]) is SimpleImputer else None
         rest = parts[1:] if imputer is not None else parts
-        if imputer is not None and (imputer.add_indicator or not _is_nan(imputer.missing_values)):
-            raise Unsupported("imputer with indicator or non-NaN missing marker")
+        if imputer is not None and imputer.add_indicator:
+            raise Unsupported("imputer with a missing-value indicator")
         if len(rest) == 1 and type(rest[0]) is OneHotEncoder:
             encoder = rest[0]
+            if imputer is not None and imputer.missing_values is not pd.NA:
+                raise Unsupported("a category imputer that leaves None to the encoder")
             if (
                 encoder.handle_unknown != "ignore"
                 or encoder.drop_idx_ is not None
@@ -100,6 +103,8 @@ class CompiledPipeline:
                 self.categorical.append((name, lookup, fill))
                 offset += len(categories)
             return offset
+        if imputer is not None and not _is_nan(imputer.missing_values):
+            raise Unsupported("a number imputer with a non-NaN missing marker")
         scaler = rest[0] if len(rest) == 1 and type(rest[0]) is StandardScaler else None
         if rest and scaler is None:
             raise Unsupported(f"step {type(rest[0]).__name__}")
@@ -177,6 +182,7 @@ def probe_frame(pipeline: Any, features: tuple[Feature, ...], rows: int = 96) ->
             values = [choices[i % len(choices)] for i in rng.permutation(rows)]
             if feature.nullable:
                 values[3::9] = [None] * len(values[3::9])
+                values[4::9] = [float("nan")] * len(values[4::9])
             frame[feature.name] = values
     return pd.DataFrame(frame)
 

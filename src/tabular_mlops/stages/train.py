@@ -76,9 +76,13 @@ def build_pipeline(
     numeric_steps = Pipeline(
         [("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]
     )
+    # pd.NA masks every null (None, NaN, NA); with NaN, a None would be a category of its own.
+    category_imputer = SimpleImputer(
+        missing_values=pd.NA, strategy="constant", fill_value="missing"
+    )
     categorical_steps = Pipeline(
         [
-            ("impute", SimpleImputer(strategy="constant", fill_value="missing")),
+            ("impute", category_imputer),
             ("encode", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
         ]
     )
