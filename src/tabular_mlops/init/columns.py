@@ -98,9 +98,7 @@ def draft_column(name: str, values: pd.Series) -> ColumnDraft:
     return _text(name, present.astype(str), missing)
 
 
-def _numeric(
-    name: str, present: pd.Series, missing: float, whole_only: bool = True
-) -> ColumnDraft:
+def _numeric(name: str, present: pd.Series, missing: float, whole_only: bool = True) -> ColumnDraft:
     if not np.isfinite(present).all():
         return ColumnDraft(name, "ignored", reason="holds infinite values")
     integer = whole_only and bool((present == present.round()).all())

@@ -10,6 +10,7 @@ run; if logging itself fails the run (and its model version) is deleted.
 from __future__ import annotations
 
 import argparse
+import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -26,13 +27,18 @@ from tabular_mlops.core.task import Task, is_classification, model_scores
 
 INPUT_EXAMPLE_ROWS = 5
 CHALLENGER = "challenger"
+#: Characters MLflow refuses in a metric name.
+REFUSED_IN_NAMES = re.compile(r"[^\w.\-/: ]")
 
 
 def numeric_metrics(metrics: dict[str, Any], prefix: str = "") -> dict[str, float]:
-    """Flatten nested metrics JSON to MLflow's flat names, e.g. `baseline.roc_auc`."""
+    """Flatten nested metrics JSON to MLflow's flat names, e.g. `baseline.roc_auc`.
+
+    A label or slice value becomes part of a name (`per_class.<=50K.recall`): characters MLflow
+    refuses in a metric name are replaced by `_`."""
     flat: dict[str, float] = {}
     for key, value in metrics.items():
-        name = f"{prefix}{key}"
+        name = prefix + REFUSED_IN_NAMES.sub("_", str(key))
         if isinstance(value, dict):
             flat.update(numeric_metrics(value, f"{name}."))
         elif isinstance(value, int | float) and not isinstance(value, bool):

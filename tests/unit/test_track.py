@@ -1,0 +1,28 @@
+"""Metric names MLflow accepts, whatever labels or slice values a fork's data has."""
+
+from __future__ import annotations
+
+import mlflow
+
+from tabular_mlops.stages.track import numeric_metrics
+
+
+def test_labels_and_slice_values_become_metric_names_mlflow_accepts(tmp_path) -> None:
+    metrics = {
+        "accuracy": 0.8,
+        "per_class": {"<=50K": {"recall": 0.5}, "a+b (x)": {"precision": 1}},
+        "baseline": {"accuracy": 0.5},
+        "confusion": {"note": "text is not a metric"},
+    }
+    flat = numeric_metrics(metrics)
+    assert flat == {
+        "accuracy": 0.8,
+        "per_class.__50K.recall": 0.5,
+        "per_class.a_b _x_.precision": 1.0,
+        "baseline.accuracy": 0.5,
+    }
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    with mlflow.start_run() as run:
+        mlflow.log_metrics(flat)
+    logged = mlflow.get_run(run.info.run_id).data.metrics
+    assert logged == flat
