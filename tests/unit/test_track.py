@@ -26,3 +26,24 @@ def test_labels_and_slice_values_become_metric_names_mlflow_accepts(tmp_path) ->
         mlflow.log_metrics(flat)
     logged = mlflow.get_run(run.info.run_id).data.metrics
     assert logged == flat
+
+
+def test_the_input_schema_types_a_category_empty_in_the_example_rows(params) -> None:
+    import pandas as pd
+
+    from tabular_mlops.stages.track import INPUT_EXAMPLE_ROWS, input_schema
+
+    data = params.data
+    rows = INPUT_EXAMPLE_ROWS + 3
+    train = pd.DataFrame(
+        {
+            "amount": [1.5] * rows,
+            "kind": [None] * INPUT_EXAMPLE_ROWS + ["a", "b", None],
+            data.target: [0] * rows,
+        }
+    )
+    schema = input_schema(train, params)
+    assert [(c.name, c.type.name) for c in schema.inputs] == [
+        ("amount", "double"),
+        ("kind", "string"),
+    ]

@@ -19,7 +19,7 @@ import pandas as pd
 
 from tabular_mlops.core.batches import batch_tags, read_manifest
 from tabular_mlops.core.errors import exits_cleanly
-from tabular_mlops.core.features import feature_frame
+from tabular_mlops.core.features import feature_frame, feature_kinds
 from tabular_mlops.core.io import read_json, read_model, read_parquet, write_json
 from tabular_mlops.core.lineage import file_md5, git_tags, pip_requirements, tracking_uri
 from tabular_mlops.core.params import Params, flatten, load_params
@@ -44,6 +44,18 @@ def numeric_metrics(metrics: dict[str, Any], prefix: str = "") -> dict[str, floa
         elif isinstance(value, int | float) and not isinstance(value, bool):
             flat[name] = float(value)
     return flat
+
+
+def input_schema(train: pd.DataFrame, params: Params) -> Any:
+    """Numbers as doubles and categories as strings, from the prepared split's types: inferred
+    from a few example rows, a category empty in all of them would have no type."""
+    from mlflow.types import ColSpec, Schema
+
+    numeric, categorical = feature_kinds(train, params.data.target, params.data.id_column)
+    return Schema(
+        [ColSpec("double", name) for name in numeric]
+        + [ColSpec("string", name) for name in categorical]
+    )
 
 
 def predict_function(task: Task) -> str:
@@ -80,6 +92,7 @@ def log_run(
     example = features.iloc[:INPUT_EXAMPLE_ROWS]
     task = params.data.task
     signature = infer_signature(example, model_scores(model, example, task))
+    signature.inputs = input_schema(train, params)
     run = mlflow.start_run()
     client = MlflowClient()
     version: str | None = None
