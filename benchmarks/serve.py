@@ -40,7 +40,7 @@ from _common import ROOT, scratch
 from _tasks import FAMILIES, records
 
 from tabular_mlops.core.params import Params, load_params
-from tabular_mlops.core.task import TASKS, model_scores
+from tabular_mlops.core.task import TASKS
 from tabular_mlops.serving.smoke import (
     HOST,
     free_port,
@@ -49,14 +49,18 @@ from tabular_mlops.serving.smoke import (
     stop,
     wait_ready,
 )
-from tabular_mlops.stages.track import model_metadata, predict_function
+from tabular_mlops.stages.track import (
+    input_example,
+    model_metadata,
+    model_signature,
+    predict_function,
+)
 
 
-def register(params: Params, store: str, model_path: Path, example: pd.DataFrame) -> None:
+def register(params: Params, store: str, model_path: Path, split: pd.DataFrame) -> None:
     """Log the pipeline's model as `track` does and make it the champion of a scratch store."""
     import mlflow
     from mlflow import MlflowClient
-    from mlflow.models import infer_signature
 
     model = joblib.load(model_path)
     task, name = params.data.task, params.track.registered_model
@@ -66,8 +70,8 @@ def register(params: Params, store: str, model_path: Path, example: pd.DataFrame
         logged = mlflow.sklearn.log_model(
             model,
             name="model",
-            signature=infer_signature(example, model_scores(model, example, task)),
-            input_example=example,
+            signature=model_signature(model, split, params),
+            input_example=input_example(split, params),
             pyfunc_predict_fn=predict_function(task),
             metadata=model_metadata(params),
             serialization_format="cloudpickle",
@@ -189,7 +193,7 @@ def compare(args: argparse.Namespace, params: Params, env: dict[str, str], work:
     name = params.track.registered_model
     test = pd.read_parquet(ROOT / params.paths.test)
     rows = json.loads(test[features].to_json(orient="records"))
-    register(params, env["MLFLOW_TRACKING_URI"], ROOT / params.paths.model, test[features].head(5))
+    register(params, env["MLFLOW_TRACKING_URI"], ROOT / params.paths.model, test)
     ours_port, mlflow_port = free_port(), free_port()
     ours = start_service(
         ["--params", str(ROOT / "params.yaml")], port=ours_port, log=work / "ours.log"

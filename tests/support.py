@@ -166,12 +166,17 @@ def moved_share(share: float) -> float:
 
 def covariate_column(frame: pd.DataFrame, data: DataParams, distinct_over: int) -> str | None:
     """The numeric feature a relative shift moves furthest for its spread (largest |mean|/std),
-    among those with more than `distinct_over` values (drift tests fewer as categories)."""
+    among those with more than `distinct_over` values (drift tests fewer as categories) whose
+    shifted values stay within the contract's plausible range (a shifted batch is ingested)."""
     best, score = None, 0.0
     for name in data.numeric:
         values = pd.to_numeric(frame[name], errors="coerce").dropna()
         spread = float(values.std()) if len(values) > 1 else 0.0
         if values.nunique() <= distinct_over or spread == 0:
+            continue
+        plausible = data.columns[name].range
+        shifted = values * (1 + RELATIVE_SHIFT)
+        if plausible is not None and not shifted.between(*plausible).all():
             continue
         if abs(float(values.mean())) / spread > score:
             best, score = name, abs(float(values.mean())) / spread

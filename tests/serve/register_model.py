@@ -13,11 +13,9 @@ import joblib
 import mlflow
 import pandas as pd
 from mlflow import MlflowClient
-from mlflow.models import infer_signature
 
 from tabular_mlops.core.params import load_params
-from tabular_mlops.core.task import model_scores
-from tabular_mlops.stages.track import model_metadata, predict_function
+from tabular_mlops.stages.track import model_metadata, model_signature, predict_function
 
 GIT_COMMIT = "0123456789abcdef0123456789abcdef01234567"
 RAW_MD5 = "d41d8cd98f00b204e9800998ecf8427e"
@@ -46,7 +44,7 @@ def main(
         logged = mlflow.sklearn.log_model(
             model,
             name="model",
-            signature=infer_signature(example, model_scores(model, example, task)),
+            signature=model_signature(model, frame, params),
             input_example=example,
             pyfunc_predict_fn=predict_function(task),
             metadata=model_metadata(params),

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import mlflow
+from mlflow import MlflowClient
+from mlflow.entities import Metric
 
 from tabular_mlops.stages.track import numeric_metrics
 
@@ -21,11 +22,12 @@ def test_labels_and_slice_values_become_metric_names_mlflow_accepts(tmp_path) ->
         "per_class.a_b _x_.precision": 1.0,
         "baseline.accuracy": 0.5,
     }
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    with mlflow.start_run() as run:
-        mlflow.log_metrics(flat)
-    logged = mlflow.get_run(run.info.run_id).data.metrics
-    assert logged == flat
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    run = client.create_run(client.create_experiment("names"))
+    client.log_batch(
+        run.info.run_id, metrics=[Metric(name, value, 0, 0) for name, value in flat.items()]
+    )
+    assert client.get_run(run.info.run_id).data.metrics == flat
 
 
 def test_the_input_schema_types_a_category_empty_in_the_example_rows(params) -> None:

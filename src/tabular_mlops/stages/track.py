@@ -46,6 +46,22 @@ def numeric_metrics(metrics: dict[str, Any], prefix: str = "") -> dict[str, floa
     return flat
 
 
+def input_example(split: pd.DataFrame, params: Params) -> pd.DataFrame:
+    """The first rows of a prepared split's features: logged with the model as its example."""
+    features = feature_frame(split, params.data.target, params.data.id_column)
+    return features.iloc[:INPUT_EXAMPLE_ROWS]
+
+
+def model_signature(model: Any, split: pd.DataFrame, params: Params) -> Any:
+    """Inputs typed from a prepared split (`input_schema`), outputs as the task scores them."""
+    from mlflow.models import infer_signature
+
+    example = input_example(split, params)
+    signature = infer_signature(example, model_scores(model, example, params.data.task))
+    signature.inputs = input_schema(split, params)
+    return signature
+
+
 def input_schema(train: pd.DataFrame, params: Params) -> Any:
     """Numbers as doubles and categories as strings, from the prepared split's types: inferred
     from a few example rows, a category empty in all of them would have no type."""
@@ -84,15 +100,12 @@ def log_run(
     """Log and register one pipeline run's model; return the ids a later stage or user needs."""
     import mlflow
     from mlflow import MlflowClient
-    from mlflow.models import infer_signature
 
     mlflow.set_tracking_uri(tracking_uri())
     mlflow.set_experiment(params.track.experiment)
-    features = feature_frame(train, params.data.target, params.data.id_column)
-    example = features.iloc[:INPUT_EXAMPLE_ROWS]
+    example = input_example(train, params)
     task = params.data.task
-    signature = infer_signature(example, model_scores(model, example, task))
-    signature.inputs = input_schema(train, params)
+    signature = model_signature(model, train, params)
     run = mlflow.start_run()
     client = MlflowClient()
     version: str | None = None
