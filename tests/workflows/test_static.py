@@ -123,6 +123,50 @@ def test_retraining_never_pushes_the_default_branch_and_runs_one_at_a_time() -> 
     assert not any("git push" in step.get("run", "") for step in steps(workflow))
 
 
+def jobs_of_every_workflow() -> list[tuple[str, str, dict[str, Any]]]:
+    return [(path.stem, name, job) for path in FILES for name, job in load(path)["jobs"].items()]
+
+
+def runs_project_code(job: dict[str, Any]) -> bool:
+    return any(
+        "make " in step.get("run", "") or "python" in step.get("run", "")
+        for step in job.get("steps", [])
+    )
+
+
+@pytest.mark.parametrize(
+    ("workflow", "name", "job"),
+    jobs_of_every_workflow(),
+    ids=lambda value: value if isinstance(value, str) else "",
+)
+def test_a_job_with_a_write_token_runs_none_of_the_projects_code(
+    workflow: str, name: str, job: dict[str, Any]
+) -> None:
+    """Models are pickles: code that loads what a DVC remote or an artifact holds must not hold
+    a token that can push, comment, open issues or dispatch workflows."""
+    if "write" in job["permissions"].values():
+        assert not runs_project_code(job), f"{workflow}/{name}"
+        assert not any("setup-uv" in step.get("uses", "") for step in job["steps"])
+
+
+@pytest.mark.parametrize(
+    ("workflow", "name", "job"),
+    jobs_of_every_workflow(),
+    ids=lambda value: value if isinstance(value, str) else "",
+)
+def test_a_job_with_secrets_loads_only_what_it_built_or_its_own_registry_holds(
+    workflow: str, name: str, job: dict[str, Any]
+) -> None:
+    """Only deploy, in the protected environment, holds the registry's secret; it pulls no DVC
+    remote and restores no cache, so every model it unpickles was trained by it or promoted by
+    an earlier deploy."""
+    if "secrets." in yaml.safe_dump(job):
+        assert (workflow, name) == ("deploy", "deploy")
+        assert job["environment"] == "production"
+        runs = " ".join(step.get("run", "") for step in job["steps"])
+        assert "dvc-pull" not in runs and "refresh-data" not in runs
+
+
 def test_deploy_runs_in_a_protected_environment_without_restored_caches() -> None:
     workflow = load(WORKFLOWS / "deploy.yml")
     job = workflow["jobs"]["deploy"]
