@@ -51,6 +51,7 @@ $(STAMP):
 install: $(STAMP) ## Create the environment from uv.lock
 
 repro: install ## Run the pipeline (DVC re-runs only the stages whose inputs changed)
+	python -m tabular_mlops.core.lockfile
 	dvc repro
 
 lint: install ## ruff, actionlint, zizmor (offline) and hadolint on code, workflows, Dockerfile
@@ -151,6 +152,7 @@ decide: install ## Retrain or not (new data, drift or FORCE=true): reports/decis
 
 retrain: install ## New batches to a gated model in one command: ingest, validate, repro, gate
 	python -m tabular_mlops.ct.ingest
+	python -m tabular_mlops.core.lockfile
 	dvc repro
 	@if $(MAKE) -n promote >/dev/null 2>&1; then $(MAKE) promote; \
 	else echo "retrain: no promote target, so no gate was run"; fi

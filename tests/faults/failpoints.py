@@ -60,15 +60,18 @@ def _context() -> multiprocessing.context.BaseContext:
 
 
 class _Counter:
-    def __init__(self, kill_at: int | None, journal_fd: int) -> None:
+    def __init__(self, kill_at: int | None, kill_on: str | None, journal_fd: int) -> None:
         self.kill_at = kill_at
+        self.kill_on = kill_on
         self.count = 0
         self.journal_fd = journal_fd
 
     def hit(self, what: str) -> None:
         self.count += 1
         os.write(self.journal_fd, f"{self.count}\t{what}\n".encode("utf-8", "backslashreplace"))
-        if self.kill_at is not None and self.count >= self.kill_at:
+        if (self.kill_at is not None and self.count >= self.kill_at) or (
+            self.kill_on is not None and self.kill_on in what
+        ):
             os.write(self.journal_fd, b"KILLED\n")
             sys.stdout.flush = lambda: None  # type: ignore[method-assign]
             os._exit(KILLED)
@@ -135,9 +138,13 @@ def _child(
     cwd: str,
     env: dict[str, str],
     kill_at: int | None,
+    kill_on: str | None,
+    exact_env: bool,
     out_dir: str,
 ) -> None:
     os.chdir(cwd)
+    if exact_env:
+        os.environ.clear()
     os.environ.update(env)
     out = Path(out_dir)
     for fd, name in ((1, "stdout"), (2, "stderr")):
@@ -146,7 +153,7 @@ def _child(
         os.close(target)
     journal = os.open(out / "writes", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     main = importlib.import_module(module).main
-    _install(_Counter(kill_at, journal))
+    _install(_Counter(kill_at, kill_on, journal))
     try:
         code = main(argv)
     except SystemExit as exit_:
@@ -162,15 +169,19 @@ def run(
     cwd: Path,
     *,
     kill_at: int | None = None,
+    kill_on: str | None = None,
     env: dict[str, str] | None = None,
+    exact_env: bool = False,
     timeout: float = 300,
 ) -> Trial:
-    """Run `module.main(argv)` in `cwd`, killed before its `kill_at`-th write (None: never)."""
+    """Run `module.main(argv)` in `cwd`, killed before its `kill_at`-th write, or before the
+    first write whose description contains `kill_on` (e.g. "opened /path/dvc.lock"). `env` is
+    added to the test process's environment, or is the whole of it with `exact_env`."""
     out = cwd.parent / f".trial-{cwd.name}"
     out.mkdir(exist_ok=True)
     process = _context().Process(
         target=_child,
-        args=(module, list(argv), str(cwd), dict(env or {}), kill_at, str(out)),
+        args=(module, list(argv), str(cwd), dict(env or {}), kill_at, kill_on, exact_env, str(out)),
     )
     process.start()
     process.join(timeout)

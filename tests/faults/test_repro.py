@@ -1,0 +1,150 @@
+"""`make repro` after an interrupted one: DVC rewrites dvc.lock in place, so a run killed while
+writing it leaves a file DVC refuses; the next `make repro` sets it aside, restores the committed
+lock with one line, and ends with the pipeline up to date."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tabular_mlops.core.lockfile import damage
+from tabular_mlops.core.params import load_params
+from tests.drift.conftest import make
+from tests.e2e.conftest import ROOT, Workspace, copy_project, fork_env
+from tests.faults import failpoints
+
+pytestmark = pytest.mark.pipeline
+DAMAGED = "was damaged"
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    """A fork trained from this checkout's run-cache (`make test` ran `dvc repro` first), with its
+    dvc.lock committed, as a fork that followed the README would have it."""
+    path = tmp_path_factory.mktemp("repro") / "template"
+    path.mkdir()
+    copy_project(path)
+    if (ROOT / ".dvc" / "cache").is_dir():
+        shutil.copytree(ROOT / ".dvc" / "cache", path / ".dvc" / "cache", dirs_exist_ok=True)
+    workspace = Workspace(path, fork_env(path))
+    workspace.git("init", "-q", "-b", "main")
+    workspace.commit("Use this template")
+    workspace.dvc("repro")
+    workspace.commit("First training")
+    return workspace
+
+
+@pytest.fixture
+def fork(trained: Workspace, tmp_path: Path) -> Workspace:
+    path = tmp_path / "fork"
+    shutil.copytree(trained.path, path, symlinks=True)
+    return Workspace(path, fork_env(path))
+
+
+def cut_where_yaml_breaks(text: bytes) -> bytes:
+    """The lock cut off at the first length DVC refuses: what a kill mid-write leaves."""
+    for end in range(len(text) // 3, len(text)):
+        if damage(text[:end]) is not None:
+            return text[:end]
+    raise AssertionError("no cut of dvc.lock is refused")
+
+
+def assert_up_to_date_after_one_repair_line(fork: Workspace, done: subprocess.CompletedProcess):
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    repaired = [line for line in done.stdout.splitlines() if DAMAGED in line]
+    assert len(repaired) == 1, done.stdout
+    assert "dvc.lock" in repaired[0]
+    assert damage((fork.path / "dvc.lock").read_bytes()) is None
+    assert "up to date" in fork.dvc("status").stdout
+    params = load_params(fork.path / "params.yaml")
+    json.loads((fork.path / params.paths.metrics).read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("state", ["empty", "cut mid-entry", "not UTF-8"])
+def test_a_damaged_lock_is_set_aside_and_the_committed_one_restored(
+    fork: Workspace, state: str
+) -> None:
+    lock = fork.path / "dvc.lock"
+    good = lock.read_bytes()
+    damaged = {
+        "empty": b"",
+        "cut mid-entry": cut_where_yaml_breaks(good),
+        "not UTF-8": b"\xff\xfe" + good[:100],
+    }[state]
+    lock.write_bytes(damaged)
+    assert fork.dvc("status", check=False).returncode != 0  # what DVC alone does with it
+
+    done = make(fork, "repro")
+
+    assert_up_to_date_after_one_repair_line(fork, done)
+    assert lock.read_bytes() == good
+    [kept] = (fork.path / ".dvc" / "tmp").glob("dvc.lock.damaged-*")
+    assert kept.read_bytes() == damaged
+    assert DAMAGED not in make(fork, "repro").stdout
+
+
+def change_an_evaluate_param(fork: Workspace) -> None:
+    """A change only `evaluate` (and `track` after it) reads, so the re-run is short."""
+    path = fork.path / "params.yaml"
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    bins = raw["evaluate"].get("calibration_bins", 10)
+    raw["evaluate"]["calibration_bins"] = bins + 1
+    path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+
+
+def test_dvc_killed_while_writing_its_lock_is_repaired_by_the_next_repro(fork: Workspace) -> None:
+    change_an_evaluate_param(fork)
+    lock = fork.path / "dvc.lock"
+    killed = failpoints.run(
+        "dvc.cli",
+        ["repro"],
+        fork.path,
+        kill_on=f"opened {lock}",
+        env=fork.env,
+        exact_env=True,
+        timeout=600,
+    )
+    assert killed.killed, killed.stdout[-2000:] + killed.stderr[-2000:]
+    assert lock.read_bytes() == b""  # DVC had truncated it and written nothing yet
+
+    assert_up_to_date_after_one_repair_line(fork, make(fork, "repro"))
+
+
+def test_make_repro_killed_mid_stage_is_finished_by_the_next_one(fork: Workspace) -> None:
+    change_an_evaluate_param(fork)
+    process = subprocess.Popen(
+        ["make", "--no-print-directory", "repro", *make_args()],
+        cwd=fork.path,
+        env=fork.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    assert process.stdout is not None
+    seen = []
+    for line in process.stdout:
+        seen.append(line)
+        if "Running stage 'evaluate'" in line:
+            os.killpg(process.pid, signal.SIGKILL)
+            break
+    process.wait(timeout=60)
+    assert process.returncode != 0, "".join(seen)
+
+    done = make(fork, "repro")
+
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "up to date" in fork.dvc("status").stdout
+
+
+def make_args() -> list[str]:
+    from tests.drift.conftest import ENV_DIR, UV
+
+    return [f"VENV={ENV_DIR}", f"UV={UV}"]
