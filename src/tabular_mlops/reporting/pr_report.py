@@ -20,6 +20,7 @@ from typing import Any
 from tabular_mlops.core.errors import PipelineError, exits_cleanly
 from tabular_mlops.core.gates import metric_gates_from_raw, slice_rules_from_raw
 from tabular_mlops.core.github import add_summary
+from tabular_mlops.core.io import atomic_path
 from tabular_mlops.core.params import PathsParams, parse, read_yaml
 from tabular_mlops.reporting.render import render
 from tabular_mlops.reporting.rows import DataSide, ReportInputs, build_report
@@ -201,8 +202,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     text = render(report)
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
+    with atomic_path(out) as tmp:
+        tmp.write_text(text, encoding="utf-8")
     add_summary(text)
     if args.plots_html:
         write_plots_html(resolve_base(args.base or default_base()), args.plots_html)
