@@ -147,4 +147,4 @@ async def read_body(request: Request, limit: int) -> bytes:
 def gone(err: ClientGone, rid: str, path: str) -> Response:
     """One log line for a client that hung up; the answer goes nowhere, so it is a plain 400."""
     log.warning("%s request %s: %s", path, rid, err)
-    return Response(status_code=400)
+    return Response(status_code=400, headers={"x-request-id": rid})
