@@ -49,7 +49,7 @@ from tabular_mlops.serving.model import ServedModel, load_model
 
 DEFAULT_MAX_BODY_BYTES = 10_000_000
 DEFAULT_MAX_BATCH_ROWS = 100_000
-DEFAULT_MAX_CONCURRENT_BATCHES = 2
+DEFAULT_MAX_CONCURRENT_BATCHES = 1
 #: Bodies up to this size are answered on the event loop (a thread hop costs more than them).
 INLINE_BYTES = 64 * 1024
 
