@@ -52,6 +52,8 @@ class Service:
     port: int
     log: Path
     env: dict[str, str]
+    #: The service's stdout and stderr.
+    out: Path
 
 
 @pytest.fixture(scope="session")
@@ -132,7 +134,7 @@ def service(tmp_path_factory, store_env) -> Iterator[Service]:
     )
     try:
         wait_ready(port, process, timeout=120)
-        yield Service(port=port, log=log, env=store_env)
+        yield Service(port=port, log=log, env=store_env, out=work / "service.out")
     finally:
         stop(process)
     assert process.returncode in (0, -15), (work / "service.out").read_text()

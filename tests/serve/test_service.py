@@ -6,6 +6,8 @@ import csv
 import io
 import json
 import math
+import socket
+import time
 
 import numpy as np
 import pandas as pd
@@ -186,6 +188,22 @@ def _bad_cases(record: dict) -> list[Case]:
         ("object to the batch endpoint", "/predict/batch", record, JSON, 422, "/predict"),
         ("wrong content type", "/predict", raw, "text/plain", 415, "Content-Type"),
         (
+            "content type ending in json",
+            "/predict",
+            raw,
+            "application/notjson+json",
+            415,
+            "send application/json",
+        ),
+        (
+            "lone surrogate as a field name",
+            "/predict",
+            {**record, "\ud800": 1},
+            JSON,
+            422,
+            "\\ud800",
+        ),
+        (
             "oversized body",
             "/predict/batch",
             [record] * (MAX_BODY // len(raw) + 10),
@@ -283,3 +301,37 @@ def test_refuses_to_start_when_the_model_file_does_not_exist(store_env, tmp_path
     done = run_serve(["--model-path", str(missing)], store_env)
     assert done.returncode == 2
     assert done.stderr.strip() == f"error: {missing}: model file not found (run `make repro`)"
+
+
+@pytest.mark.parametrize("column", CATEGORY)
+def test_a_lone_surrogate_as_a_category_is_scored_and_logged_escaped(
+    service, record, column
+) -> None:
+    status, answer = post(
+        service, "/predict", {**record, column: "\ud800"}, headers={"X-Request-ID": "surrogate-1"}
+    )
+    assert status == 200, answer
+    lines = [json.loads(line) for line in service.log.read_bytes().splitlines()]
+    logged = [line for line in lines if line["request_id"] == "surrogate-1"]
+    assert [line["inputs"][column] for line in logged] == ["\\ud800"]
+
+
+def test_a_client_hanging_up_mid_body_is_one_log_line_not_a_traceback(service, records) -> None:
+    body = json.dumps(records[:20]).encode()
+    with socket.create_connection(("127.0.0.1", service.port), timeout=10) as sock:
+        sock.sendall(
+            b"POST /predict/batch HTTP/1.1\r\nHost: x\r\nX-Request-ID: hang-up-1\r\n"
+            b"Content-Type: application/json\r\n"
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body[: len(body) // 2]
+        )
+    assert request(service.port, "GET", "/health")[0] == 200
+    message = f"/predict/batch request hang-up-1: client disconnected after {len(body) // 2} bytes"
+    deadline = time.monotonic() + 30
+    while message not in service.out.read_text(errors="replace") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    output = service.out.read_text(errors="replace")
+    assert "Traceback" not in output
+    assert [line for line in output.splitlines() if "hang-up-1" in line] == [
+        f"WARNING:  {message} of the body"
+    ]

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
-import uuid
+import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+import anyio
 import numpy as np
-import orjson
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -27,21 +28,42 @@ from tabular_mlops.core.errors import PipelineError, exits_cleanly
 from tabular_mlops.core.params import load_params
 from tabular_mlops.serving.answers import batch as batch_answer
 from tabular_mlops.serving.answers import per_record
-from tabular_mlops.serving.inputs import InputError, check_records, parse_csv, parse_json
+from tabular_mlops.serving.http import (
+    ClientGone,
+    content_type,
+    dumps,
+    gone,
+    read_body,
+    refuse,
+    request_id,
+    respond,
+)
+from tabular_mlops.serving.inputs import (
+    InputError,
+    check_records,
+    check_rows,
+    parse_csv,
+    parse_json,
+)
 from tabular_mlops.serving.model import ServedModel, load_model
 
 DEFAULT_MAX_BODY_BYTES = 10_000_000
-REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+DEFAULT_MAX_BATCH_ROWS = 100_000
+DEFAULT_MAX_CONCURRENT_BATCHES = 1
+#: Bodies up to this size are answered on the event loop (a thread hop costs more than them).
+INLINE_BYTES = 64 * 1024
 
 
 class PredictionLog:
     """JSON lines, one per scored record: what production saw and answered, for the drift watch
-    (the answer's fields as serving/answers.py shapes them for the task)."""
+    (the answer's fields as serving/answers.py shapes them for the task). Batches are scored in
+    worker threads, so a lock keeps each request's lines together."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file: IO[bytes] = self.path.open("ab")
+        self._lock = threading.Lock()
 
     def write(
         self,
@@ -53,7 +75,7 @@ class PredictionLog:
         now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         names = list(columns)
         lines = [
-            orjson.dumps(
+            dumps(
                 {
                     "request_id": request_id,
                     "time": now,
@@ -64,54 +86,12 @@ class PredictionLog:
             )
             for row, answer in enumerate(answers)
         ]
-        self._file.write(b"\n".join(lines) + b"\n")
-        self._file.flush()
+        with self._lock:
+            self._file.write(b"\n".join(lines) + b"\n")
+            self._file.flush()
 
     def close(self) -> None:
         self._file.close()
-
-
-def _json(payload: dict[str, Any], status: int = 200, request_id: str | None = None) -> Response:
-    headers = {"x-request-id": request_id} if request_id else None
-    return Response(
-        orjson.dumps(payload),
-        status_code=status,
-        media_type="application/json",
-        headers=headers,
-    )
-
-
-def _error(err: InputError, request_id: str) -> Response:
-    return _json({"error": err.message, "request_id": request_id}, err.status, request_id)
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    """The body, refused with 413 as soon as it is known to exceed `limit` bytes."""
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        if not declared.isdigit():
-            raise InputError(400, f"invalid Content-Length header {declared!r}")
-        if int(declared) > limit:
-            raise InputError(
-                413, f"body of {declared} bytes exceeds the limit of {limit} (SERVE_MAX_BODY_BYTES)"
-            )
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise InputError(413, f"body exceeds the limit of {limit} bytes (SERVE_MAX_BODY_BYTES)")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _request_id(request: Request) -> str:
-    given = request.headers.get("x-request-id")
-    return given if given and REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
-
-
-def _media_type(request: Request) -> str:
-    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
 def create_app(
@@ -119,12 +99,18 @@ def create_app(
     *,
     ignored: frozenset[str] = frozenset(),
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    max_batch_rows: int = DEFAULT_MAX_BATCH_ROWS,
+    max_concurrent_batches: int = DEFAULT_MAX_CONCURRENT_BATCHES,
     prediction_log: PredictionLog | None = None,
 ) -> Starlette:
-    """The ASGI app around an already loaded model; fields in `ignored` (the id) may be sent."""
+    """The ASGI app around an already loaded model; fields in `ignored` (the id) may be sent.
+
+    A body over INLINE_BYTES is parsed, checked and scored in a worker thread, at most
+    `max_concurrent_batches` at once (the others wait), so the event loop keeps answering."""
     features = model.features
     version = model.version
     task, labels = model.task, model.labels
+    gate = anyio.Semaphore(max_concurrent_batches)
 
     def score(
         request_id: str, records: list[Any], *, batch: bool
@@ -136,57 +122,69 @@ def create_app(
             prediction_log.write(request_id, version, columns, answers)
         return scores, answers, warnings
 
-    async def predict(request: Request) -> Response:
-        request_id = _request_id(request)
-        try:
-            media = _media_type(request)
-            if media and "json" not in media:
-                raise InputError(415, f"expected Content-Type application/json, got {media!r}")
-            payload = parse_json(await _read_body(request, max_body_bytes))
-            if isinstance(payload, list):
-                raise InputError(422, "expected one JSON object; send a list to /predict/batch")
-            _, answers, warnings = score(request_id, [payload], batch=False)
-        except InputError as err:
-            return _error(err, request_id)
-        body = {
-            "request_id": request_id,
-            "model_version": version,
-            **answers[0],
-            "warnings": warnings,
-        }
-        return _json(body, request_id=request_id)
+    def one(request_id: str, body: bytes) -> Response:
+        payload = parse_json(body)
+        if isinstance(payload, list):
+            raise InputError(422, "expected one JSON object; send a list to /predict/batch")
+        _, answers, warnings = score(request_id, [payload], batch=False)
+        return respond(
+            {
+                "request_id": request_id,
+                "model_version": version,
+                **answers[0],
+                "warnings": warnings,
+            },
+            request_id=request_id,
+        )
 
-    async def predict_batch(request: Request) -> Response:
-        request_id = _request_id(request)
-        try:
-            media = _media_type(request)
-            body = await _read_body(request, max_body_bytes)
-            if media == "text/csv":
-                records: Any = parse_csv(body, features)
-            elif not media or "json" in media:
-                records = parse_json(body)
-            else:
-                raise InputError(415, f"expected application/json or text/csv, got {media!r}")
+    def many(request_id: str, body: bytes, media: str) -> Response:
+        if media == "text/csv":
+            records: Any = parse_csv(body, features, max_batch_rows)
+        else:
+            records = parse_json(body)
             if not isinstance(records, list):
                 raise InputError(
                     422, "expected a JSON list of records; send one object to /predict"
                 )
-            scores, answers, warnings = score(request_id, records, batch=True)
+            check_rows(len(records), max_batch_rows)
+        scores, answers, warnings = score(request_id, records, batch=True)
+        return respond(
+            {
+                "request_id": request_id,
+                "model_version": version,
+                **batch_answer(task, answers, scores),
+                "warnings": warnings,
+            },
+            request_id=request_id,
+        )
+
+    async def answer(
+        request: Request, accepted: tuple[str, ...], work: Callable[..., Response]
+    ) -> Response:
+        rid = request_id(request)
+        try:
+            media = content_type(request, accepted)
+            body = await read_body(request, max_body_bytes)
+            if len(body) <= INLINE_BYTES:
+                return work(rid, body, media)
+            async with gate:
+                return await run_in_threadpool(work, rid, body, media)
         except InputError as err:
-            return _error(err, request_id)
-        body = {
-            "request_id": request_id,
-            "model_version": version,
-            **batch_answer(task, answers, scores),
-            "warnings": warnings,
-        }
-        return _json(body, request_id=request_id)
+            return refuse(err, rid)
+        except ClientGone as err:
+            return gone(err, rid, request.url.path)
+
+    async def predict(request: Request) -> Response:
+        return await answer(request, ("application/json",), lambda rid, body, _: one(rid, body))
+
+    async def predict_batch(request: Request) -> Response:
+        return await answer(request, ("application/json", "text/csv"), many)
 
     async def health(request: Request) -> Response:
-        return _json({"status": "ready", "model_version": version})
+        return respond({"status": "ready", "model_version": version})
 
     async def version_info(request: Request) -> Response:
-        return _json(
+        return respond(
             {
                 **model.info,
                 "features": [
@@ -201,7 +199,7 @@ def create_app(
         )
 
     async def on_error(request: Request, exc: Exception) -> Response:
-        return _json({"error": f"internal error ({exc.__class__.__name__})"}, 500)
+        return respond({"error": f"internal error ({exc.__class__.__name__})"}, 500)
 
     return Starlette(
         routes=[
@@ -222,6 +220,12 @@ def _env_int(name: str, default: int) -> int:
         raise PipelineError(
             f"environment variable {name}: expected a positive integer, got {raw!r}"
         )
+    return int(raw)
+
+
+def _positive(raw: str) -> int:
+    if not raw.isdigit() or int(raw) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {raw!r}")
     return int(raw)
 
 
@@ -249,13 +253,31 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument(
         "--max-body-bytes",
-        type=int,
+        type=_positive,
         default=None,
         help=f"larger bodies get 413 (env SERVE_MAX_BODY_BYTES; default {DEFAULT_MAX_BODY_BYTES})",
+    )
+    parser.add_argument(
+        "--max-batch-rows",
+        type=_positive,
+        default=None,
+        help="batches of more records get 413 "
+        f"(env SERVE_MAX_BATCH_ROWS; default {DEFAULT_MAX_BATCH_ROWS})",
+    )
+    parser.add_argument(
+        "--max-concurrent-batches",
+        type=_positive,
+        default=None,
+        help="large requests scored at once, the others wait "
+        f"(env SERVE_MAX_CONCURRENT_BATCHES; default {DEFAULT_MAX_CONCURRENT_BATCHES})",
     )
     args = parser.parse_args(argv)
     port = args.port if args.port is not None else _env_int("PORT", 8000)
     limit = args.max_body_bytes or _env_int("SERVE_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)
+    rows = args.max_batch_rows or _env_int("SERVE_MAX_BATCH_ROWS", DEFAULT_MAX_BATCH_ROWS)
+    concurrent = args.max_concurrent_batches or _env_int(
+        "SERVE_MAX_CONCURRENT_BATCHES", DEFAULT_MAX_CONCURRENT_BATCHES
+    )
     params = load_params(args.params)
     model = load_model(params, model_uri=args.model_uri, model_path=args.model_path)
     log = PredictionLog(args.prediction_log) if args.prediction_log else None
@@ -266,6 +288,8 @@ def main(argv: list[str] | None = None) -> None:
             + ([params.data.id_column] if params.data.id_column is not None else [])
         ),
         max_body_bytes=limit,
+        max_batch_rows=rows,
+        max_concurrent_batches=concurrent,
         prediction_log=log,
     )
     info = model.info
