@@ -172,7 +172,7 @@ promote: install ## Gate the registry's challenger; move `champion` only if ever
 	python -m tabular_mlops.ct.promote $(if $(FAIL_ON_REJECT),--fail-on-reject)
 
 # The prediction service: the champion behind a small ASGI app, without Docker.
-.PHONY: serve smoke test-serve bench-serve
+.PHONY: serve smoke test-serve bench-serve bench-serve-load
 
 # make serve PORT=8080 MODEL_PATH=models/model.pkl PREDICTION_LOG=reports/predictions.jsonl
 # (MODEL_URI, MODEL_PATH, PREDICTION_LOG and SERVE_MAX_BODY_BYTES reach the service as env vars)
@@ -189,6 +189,9 @@ test-serve: install ## The prediction service, started as a real process on loop
 
 bench-serve: install ## Latency and throughput of the service vs `mlflow models serve`
 	python benchmarks/serve.py
+
+bench-serve-load: install ## /health latency and the service's memory while big batches are scored
+	python benchmarks/serve_load.py
 
 # A fork's own dataset: draft params.yaml from its CSV, then tighten the gates once it has run.
 .PHONY: init set-floors
