@@ -144,6 +144,17 @@ def test_content_type_is_parsed_not_searched(model, tmp_path, path, content_type
         assert answer.body["error"].endswith(f"send {accepted}") or "UTF-8" in answer.body["error"]
 
 
+@pytest.mark.parametrize("encoding", ["gzip", "br", "deflate, gzip"])
+def test_a_compressed_body_is_refused_not_misread(model, tmp_path, encoding) -> None:
+    app, _ = app_of(model, tmp_path)
+    body = json.dumps(full(model[1][0])).encode()
+    headers = {"content-type": "application/json", "content-encoding": encoding}
+    answer = call(app, "POST", "/predict", body, headers)
+    assert answer.status == 415, answer.body
+    assert answer.body["error"].startswith("Content-Encoding")
+    assert call(app, "POST", "/predict", body, {"content-encoding": "identity"}).status == 200
+
+
 @pytest.mark.parametrize("sent", [0, 10, 1000])
 def test_a_client_hanging_up_mid_body_raises_nothing_and_gets_no_500(
     model, tmp_path, sent, caplog

@@ -101,7 +101,13 @@ def parse_media_type(value: str) -> tuple[str, dict[str, str]]:
 
 def content_type(request: Request, accepted: tuple[str, ...]) -> str:
     """The request's media type, one of `accepted` (the first when the header is absent); 415
-    naming what is accepted otherwise, or when a charset other than UTF-8 is declared."""
+    naming what is accepted otherwise, or when a charset other than UTF-8 or a compressed body
+    is declared."""
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        raise InputError(
+            415, f"Content-Encoding {shown(encoding)} is not accepted; send the body uncompressed"
+        )
     header = request.headers.get("content-type")
     if header is None or not header.strip():
         return accepted[0]
