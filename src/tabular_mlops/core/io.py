@@ -91,7 +91,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     A kill can leave the temporary file (`.<name>.<random>`); `temp_files` finds them.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.parent.is_dir():
+        path.parent.mkdir(parents=True, exist_ok=True)
     mode = _kept_mode(path)
     tmp = _new_temp(path)
     try:

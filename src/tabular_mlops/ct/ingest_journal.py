@@ -38,7 +38,8 @@ def ingest_lock(folder: Path) -> Iterator[None]:
     except ImportError:  # Windows: one ingest at a time is then the user's business
         yield
         return
-    folder.mkdir(parents=True, exist_ok=True)
+    if not folder.is_dir():
+        folder.mkdir(parents=True, exist_ok=True)
     fd = os.open(folder, os.O_RDONLY)
     try:
         try:
