@@ -9,9 +9,11 @@ import shutil
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from tabular_mlops.core.dataset import NUMERIC_KINDS, DataParams
 from tabular_mlops.core.params import Params
+from tabular_mlops.ct.ingest import main
 from tabular_mlops.ct.simulate import simulate
 from tests.support import outside, write_sample
 
@@ -76,3 +78,24 @@ def truncated(text: str) -> str:
     before the contract runs."""
     lines = text.splitlines()
     return "\n".join(lines[:-1]) + "\n" + lines[-1][: len(lines[-1]) // 2]
+
+
+def project_here(
+    params: Params, root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """A project with an empty incoming folder, made the working directory for one test."""
+    path = make_project(params, root, tmp_path / "repo")
+    monkeypatch.chdir(path)
+    return path
+
+
+def ingest(capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """`python -m tabular_mlops.ct.ingest` in-process, in the working directory: exit code,
+    stdout, stderr."""
+    try:
+        main([])
+        code = 0
+    except SystemExit as done:
+        code = int(done.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err

@@ -16,29 +16,14 @@ import pytest
 import tabular_mlops
 from tabular_mlops.core.io import atomic_path
 from tabular_mlops.core.params import Params
-from tabular_mlops.ct.ingest import main
-from tests.ingest_project import good_batches, make_project, truncated
+from tests.ingest_project import good_batches, ingest, project_here, truncated
 
 SRC = Path(tabular_mlops.__file__).resolve().parents[1]  # the code under test, in a child too
 
 
 @pytest.fixture
 def project(params: Params, root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A project with an empty incoming folder, as the working directory."""
-    path = make_project(params, root, tmp_path / "repo")
-    monkeypatch.chdir(path)
-    return path
-
-
-def ingest(capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    """Run `python -m tabular_mlops.ct.ingest` in-process: exit code, stdout, stderr."""
-    try:
-        main([])
-        code = 0
-    except SystemExit as done:
-        code = int(done.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+    return project_here(params, root, tmp_path, monkeypatch)
 
 
 def broken_text(project: Path, params: Params, cut: int) -> str:
