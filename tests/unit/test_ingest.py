@@ -216,3 +216,41 @@ def test_ingest_leaves_the_raw_file_and_manifest_shared_as_they_were(
     assert code == 0, err
     assert raw.stat().st_mode & 0o777 == 0o664
     assert manifest.stat().st_mode & 0o777 == 0o664
+
+
+def test_a_batch_too_large_to_read_is_refused_unread(
+    project: Path, params: Params, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tabular_mlops.ct import quarantine
+
+    monkeypatch.setattr(quarantine, "largest_batch", lambda: 1_000)
+    (project / params.paths.incoming / "big.csv").write_text(broken_text(project, params, 40))
+    code, _, err = ingest(capsys)
+    assert code == 2
+    assert f"{params.paths.incoming}/big.csv: 0 MB, more than ingest reads at once (" in err
+    [files] = quarantined(project, params).values()
+    assert "big.csv" in files
+
+
+def test_other_readers_of_the_incoming_folder_skip_what_is_not_a_regular_file(
+    project: Path, params: Params
+) -> None:
+    """`make decide` and `make simulate` list the incoming folder too: a FIFO must not block
+    them, a folder must not crash them."""
+    incoming = project / params.paths.incoming
+    os.mkfifo(incoming / "pipe.csv")
+    (incoming / "folder.csv").mkdir()
+    env = {**os.environ, "PYTHONPATH": str(SRC), "GITHUB_OUTPUT": "", "GITHUB_STEP_SUMMARY": ""}
+    for command in (
+        ["tabular_mlops.ct.decide"],
+        ["tabular_mlops.ct.simulate", "--rows", "5", "--seed", "1", "--out", "new.csv"],
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", *command],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr

@@ -8,7 +8,7 @@ next ingest, which finds its folder already there) or fully quarantined, never l
 
 Entries that are not read at all are judged here too: a link that leads out of the project
 (reading it would append whatever it points at) and anything that is not a regular file (a FIFO
-would block the reader, a folder cannot be read).
+would block the reader, a folder cannot be read), and a file too large to read in memory.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import re
 import secrets
 import shutil
 import stat
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -55,12 +56,28 @@ def refusal(path: Path, roots: tuple[Path, ...]) -> tuple[str, str] | None:
             return f"a broken symbolic link to {target}; not read", _digest(f"symlink:{target}")
     info = path.stat()
     if stat.S_ISREG(info.st_mode):
-        return None
+        limit = largest_batch()
+        if info.st_size <= limit:
+            return None
+        return (
+            f"{info.st_size / 1e6:,.0f} MB, more than ingest reads at once ({limit / 1e6:,.0f} MB,"
+            " an eighth of this machine's memory); split it; not read",
+            _digest(f"large:{info.st_dev}:{info.st_ino}:{info.st_mtime_ns}:{info.st_size}"),
+        )
     kind = KINDS.get(stat.S_IFMT(info.st_mode), "not a regular file")
     return (
         f"{kind}, not a regular file; not read",
         _digest(f"{kind}:{info.st_dev}:{info.st_ino}:{info.st_mtime_ns}"),
     )
+
+
+def largest_batch() -> int:
+    """The largest batch file read: a frame of text cells takes several times the file's size,
+    so a file past an eighth of the memory would fail (or be killed) halfway, not be judged."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 8
+    except (ValueError, OSError, AttributeError):  # no sysconf: no limit
+        return sys.maxsize
 
 
 def _digest(text: str) -> str:
