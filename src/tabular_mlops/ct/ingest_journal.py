@@ -79,15 +79,17 @@ def recover(raw: Path, manifest: Path, quarantine: Path) -> str | None:
     journal = journal_path(manifest)
     if journal.exists():
         pending = read_journal(journal)
-        names = ", ".join(entry["name"] for entry in new_entries(pending, manifest)) or "none"
-        if raw_side(pending, journal) == "after":
+        names = ", ".join(e["name"] for e in added(pending)) or "no batch"
+        if raw_side(pending, journal) == "before":
+            done.append(f"undid the interrupted ingest of {names} ({pending['raw']} was unchanged)")
+        elif listed_batches(manifest) == pending["manifest"]["batches"]:
+            done.append(f"removed the journal of the finished ingest of {names}")
+        else:
             write_json(manifest, pending["manifest"])
             done.append(
                 f"finished the interrupted ingest of {names} ({pending['raw']} already held "
                 f"them; {manifest} now lists them)"
             )
-        else:
-            done.append(f"undid the interrupted ingest of {names} ({pending['raw']} was unchanged)")
         journal.unlink()
     stale = [*temp_files(raw), *temp_files(manifest)]  # the journal's: .<manifest>.journal.*
     if quarantine.is_dir():
@@ -102,7 +104,7 @@ def recover(raw: Path, manifest: Path, quarantine: Path) -> str | None:
     return "ingest: repaired: " + "; ".join(done) if done else None
 
 
-def new_entries(journal: dict[str, Any], manifest: Path) -> list[dict[str, Any]]:
-    """The batches a journal adds to the manifest as it is on disk."""
-    known = {entry["md5"] for entry in listed_batches(manifest)}
-    return [entry for entry in journal["manifest"]["batches"] if entry["md5"] not in known]
+def added(journal: dict[str, Any]) -> list[dict[str, Any]]:
+    """The batches the journaled commit appends: those past the raw file's old end."""
+    end = int(journal["before"]["size"])
+    return [e for e in journal["manifest"]["batches"] if int(e.get("offset", 0)) >= end]
