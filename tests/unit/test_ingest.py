@@ -254,3 +254,19 @@ def test_other_readers_of_the_incoming_folder_skip_what_is_not_a_regular_file(
             timeout=60,
         )
         assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("kind", ["broken", "loop"])
+def test_a_link_that_leads_nowhere_is_refused(project: Path, params: Params, capsys, kind) -> None:
+    incoming = project / params.paths.incoming
+    if kind == "broken":
+        (incoming / "gone.csv").symlink_to(incoming / "missing.txt")
+    else:
+        (incoming / "gone.csv").symlink_to(incoming / "loop.txt")
+        (incoming / "loop.txt").symlink_to(incoming / "gone.csv")
+    code, _, err = ingest(capsys)
+    assert code == 2
+    [line] = [
+        line for line in err.splitlines() if "gone.csv: a " in line and "symbolic link to" in line
+    ]
+    assert line.endswith("; not read")

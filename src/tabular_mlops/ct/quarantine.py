@@ -48,7 +48,12 @@ def refusal(path: Path, roots: tuple[Path, ...]) -> tuple[str, str] | None:
     """
     if path.is_symlink():
         target = str(path.readlink())
-        resolved = path.resolve()
+        try:
+            resolved = path.resolve()
+        except (OSError, RuntimeError):  # a loop of links
+            return f"a symbolic link to {target} that cannot be resolved; not read", _digest(
+                f"symlink:{target}"
+            )
         if not any(resolved.is_relative_to(root) for root in roots):
             why = f"a symbolic link to {target}, outside the project; not read"
             return why, _digest(f"symlink:{target}")
