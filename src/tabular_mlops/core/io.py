@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import glob
 import json
 import os
-import tempfile
+import secrets
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -83,18 +85,71 @@ def read_json(path: str | Path) -> Any:
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside `path` and move it into place only if the block succeeds.
 
-    A stage that fails halfway therefore never leaves a truncated output behind.
+    A stage that fails halfway therefore never leaves a truncated output behind. The new file
+    keeps the mode of the file it replaces (a new file gets 0o666 less the umask, as `open`
+    would), so a group-shared checkout stays shared; it is flushed to disk before the rename.
+    A kill can leave the temporary file (`.<name>.<random>`); `temp_files` finds them.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    if not path.parent.is_dir():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    mode = _kept_mode(path)
+    tmp = _new_temp(path)
     try:
         yield tmp
+        if mode is not None and stat.S_IMODE(tmp.stat().st_mode) != mode:
+            tmp.chmod(mode)
+        _sync(tmp)
         tmp.replace(path)
-    finally:
+    except BaseException:
         tmp.unlink(missing_ok=True)
+        raise
+    _sync(path.parent)
+
+
+def temp_files(path: str | Path) -> list[Path]:
+    """Temporary files `atomic_path(path)` left behind when its process was killed."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        return []
+    return sorted(path.parent.glob(f".{glob.escape(path.name)}.*"))
+
+
+def _kept_mode(path: Path) -> int | None:
+    """The permission bits of the regular file `path` replaces; None for a new file (or a link,
+    whose target is not the file written)."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    return stat.S_IMODE(info.st_mode) if stat.S_ISREG(info.st_mode) else None
+
+
+def _new_temp(path: Path) -> Path:
+    """An empty file beside `path` created with mode 0o666, so the umask applies as for `open`."""
+    for _ in range(100):
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return tmp
+    raise FileExistsError(f"{path}: no free temporary name beside it")
+
+
+def _sync(path: Path) -> None:
+    """Flush a file (or a folder's entries) to disk; a no-op where the OS cannot."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def write_json(path: str | Path, payload: Any) -> None:

@@ -1,11 +1,12 @@
 """Ingest new batches: validate each CSV in paths.incoming, then append it to paths.raw.
 
 A batch that breaks the data contract, has other columns than the raw file, or reuses an id
-(when the data has an id column) is moved to paths.quarantine/<batch>/ with its validation report
-and never appended; the raw file is rewritten atomically, so it holds all of an accepted batch or
-none of it. The manifest (paths.batches) lists every ingested batch (name, md5, rows, where it
-starts in the raw file), is a dependency of the pipeline, and is logged to MLflow by `track`:
-which batches trained a model.
+(when the data has an id column) is moved to paths.quarantine/<batch>-<md5[:8]>/ with its
+validation report and never appended (ct/quarantine.py). The manifest (paths.batches) lists every
+ingested batch (name, md5, rows, where it starts in the raw file), is a dependency of the
+pipeline, and is logged to MLflow by `track`: which batches trained a model. The raw file and the
+manifest change in one journaled commit (ct/ingest_journal.py): killed at any point, the next
+ingest finishes or undoes it and says so in one line.
 A batch already in the manifest (same md5) is skipped, so a re-run is a no-op.
 """
 
@@ -15,7 +16,6 @@ import argparse
 import csv
 import dataclasses
 import io
-import shutil
 import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,8 +26,9 @@ import pandas as pd
 
 from tabular_mlops.core.batches import read_manifest
 from tabular_mlops.core.errors import PipelineError, exits_cleanly
-from tabular_mlops.core.io import atomic_path, write_json
 from tabular_mlops.core.params import Params, load_params
+from tabular_mlops.ct.ingest_journal import commit, ingest_lock, recover
+from tabular_mlops.ct.quarantine import quarantine, refusal
 
 EXAMPLES = 3
 
@@ -41,6 +42,7 @@ class Candidate:
     frame: pd.DataFrame | None
     problems: tuple[str, ...] = ()
     report: dict[str, Any] = field(default_factory=dict)
+    regular: bool = True
 
 
 @dataclass(frozen=True)
@@ -150,8 +152,13 @@ def update_imports(incoming: Path) -> list[str]:
     return targets
 
 
-def read_candidates(params: Params, files: list[Path], known: set[str]) -> list[Candidate]:
-    """Validate each new file with the data contract; the row minimum is the batch's own."""
+def read_candidates(
+    params: Params, files: list[Path], known: set[str], roots: tuple[Path, ...]
+) -> list[Candidate]:
+    """Validate each new file with the data contract; the row minimum is the batch's own.
+
+    A link out of the project or an entry that is not a regular file is refused unread.
+    """
     from tabular_mlops.core.lineage import file_md5
 
     batch_params = dataclasses.replace(
@@ -159,6 +166,13 @@ def read_candidates(params: Params, files: list[Path], known: set[str]) -> list[
     )
     candidates = []
     for path in files:
+        refused = refusal(path, roots)
+        if refused is not None:
+            why, digest = refused
+            candidates.append(
+                Candidate(path.name, digest, None, (why,), {"success": False}, regular=False)
+            )
+            continue
         md5 = file_md5(path)
         if md5 in known:
             candidates.append(Candidate(path.name, md5, None))
@@ -177,29 +191,6 @@ def read_candidates(params: Params, files: list[Path], known: set[str]) -> list[
     return candidates
 
 
-def quarantine(path: Path, rejection: Rejection, folder: Path) -> Path:
-    """Move the batch (copy it, if DVC tracks it) beside its report; return the folder."""
-    target = folder / path.stem
-    target.mkdir(parents=True, exist_ok=True)
-    if Path(f"{path}.dvc").exists():
-        shutil.copy2(path, target / path.name)
-    else:
-        shutil.move(path, target / path.name)
-    write_json(
-        target / "validation.json",
-        {
-            "source": str(path),
-            "md5": rejection.candidate.md5,
-            "reasons": list(rejection.reasons),
-            "contract": rejection.candidate.report,
-        },
-    )
-    (target / "validation.txt").write_text(
-        "".join(f"{path}: {reason}\n" for reason in rejection.reasons), encoding="utf-8"
-    )
-    return target
-
-
 @exits_cleanly
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -210,13 +201,25 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     params = load_params(Path(args.params))
     paths = params.paths
+    manifest_path = Path(paths.batches)
+    with ingest_lock(manifest_path.parent):
+        repaired = recover(Path(paths.raw), manifest_path, Path(paths.quarantine))
+        if repaired is not None:
+            print(repaired)
+        ingest(params, args.refresh, Path(args.params).resolve().parent)
+
+
+def ingest(params: Params, refresh: bool, project: Path) -> None:
+    """Append the good new batches in one commit, then quarantine the rejected ones."""
+    paths = params.paths
     incoming, raw_path, manifest_path = Path(paths.incoming), Path(paths.raw), Path(paths.batches)
-    if args.refresh and params.ingest.update_imports and incoming.is_dir():
+    if refresh and params.ingest.update_imports and incoming.is_dir():
         for target in update_imports(incoming):
             print(f"ingest: dvc update {target}")
     manifest = read_manifest(manifest_path)
     files = sorted(incoming.glob(params.ingest.pattern)) if incoming.is_dir() else []
-    candidates = read_candidates(params, files, {entry["md5"] for entry in manifest})
+    roots = (project, incoming.resolve())
+    candidates = read_candidates(params, files, {entry["md5"] for entry in manifest}, roots)
     raw_bytes = raw_path.read_bytes()
     newline = "" if raw_bytes.endswith(b"\n") or not raw_bytes else "\n"
     header = next(csv.reader([raw_bytes.decode("utf-8-sig").split("\n", 1)[0]]))
@@ -233,16 +236,23 @@ def main(argv: list[str] | None = None) -> None:
         datetime.now(UTC).isoformat(timespec="seconds"),
     )
     if plan.entries:
-        with atomic_path(raw_path) as tmp:
-            tmp.write_bytes(raw_bytes + (newline + plan.text).encode("utf-8"))
-        write_json(manifest_path, {"batches": [*manifest, *plan.entries]})
+        after = raw_bytes + (newline + plan.text).encode("utf-8")
+        commit(raw_path, manifest_path, raw_bytes, after, [*manifest, *plan.entries])
         for entry in plan.entries:
             print(
                 f"ingest: {incoming / entry['name']}: {entry['rows']} rows appended to {raw_path}"
             )
     for rejection in plan.rejected:
-        source = incoming / rejection.candidate.name
-        where = quarantine(source, rejection, Path(paths.quarantine))
+        candidate = rejection.candidate
+        source = incoming / candidate.name
+        where = quarantine(
+            source,
+            candidate.md5,
+            rejection.reasons,
+            candidate.report,
+            Path(paths.quarantine),
+            regular=candidate.regular,
+        )
         for reason in rejection.reasons:
             print(f"{source}: {reason}", file=sys.stderr)
         print(f"{source}: rejected, quarantined in {where}/", file=sys.stderr)

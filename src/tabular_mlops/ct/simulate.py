@@ -232,7 +232,7 @@ def ids_in_use(raw: pd.DataFrame, incoming: Path, id_column: str | None, out: Pa
         return pd.Series([], dtype=object)
     frames = [raw[id_column]]
     for path in sorted(incoming.glob("*.csv")) if incoming.is_dir() else []:
-        if path.resolve() == out.resolve():
+        if path.resolve() == out.resolve() or not path.is_file():  # a FIFO would block
             continue
         try:
             frames.append(pd.read_csv(path, usecols=[id_column])[id_column])
