@@ -91,6 +91,22 @@ def test_a_batch_name_unsafe_as_a_folder_is_quarantined_in_a_folder_of_its_own(
     assert f"quarantined in {params.paths.quarantine}/{folder}/" in err
 
 
+def test_a_batch_name_holding_a_line_break_is_named_on_one_line(
+    project: Path, params: Params, root: Path, capsys
+) -> None:
+    incoming = project / params.paths.incoming
+    good_batches(params, root, 1)[0].to_csv(incoming / "good\nname.csv", index=False)
+    (incoming / "bad\rname.csv").write_text(broken_text(project, params, 0))
+
+    code, out, err = ingest(capsys)
+
+    assert code == 2
+    assert "good\\nname.csv: " in out and "rows appended" in out
+    assert "bad\\rname.csv: rejected, quarantined in" in err
+    for line in (out + err).splitlines():
+        assert line.startswith(("ingest:", params.paths.incoming, "error:")), line
+
+
 def test_a_link_out_of_the_project_is_refused_unread(
     project: Path, params: Params, root: Path, capsys, tmp_path: Path
 ) -> None:

@@ -22,6 +22,13 @@ def first_line(err: BaseException) -> str:
     return lines[0] if lines else err.__class__.__name__
 
 
+def one_line(text: object) -> str:
+    """`text` as it is when printable, else with its line breaks and other unprintable characters
+    escaped: a file name holding a newline must not split a one-line message."""
+    text = str(text)
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
+
+
 def exits_cleanly(func: F) -> F:
     """Turn a PipelineError raised by a stage's main() into one line on stderr and exit 2.
 

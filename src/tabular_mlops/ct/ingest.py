@@ -25,7 +25,7 @@ from typing import Any
 import pandas as pd
 
 from tabular_mlops.core.batches import read_manifest
-from tabular_mlops.core.errors import PipelineError, exits_cleanly
+from tabular_mlops.core.errors import PipelineError, exits_cleanly, one_line
 from tabular_mlops.core.params import Params, load_params
 from tabular_mlops.ct.ingest_journal import commit, ingest_lock, recover
 from tabular_mlops.ct.quarantine import quarantine, refusal
@@ -240,7 +240,8 @@ def ingest(params: Params, refresh: bool, project: Path) -> None:
         commit(raw_path, manifest_path, raw_bytes, after, [*manifest, *plan.entries])
         for entry in plan.entries:
             print(
-                f"ingest: {incoming / entry['name']}: {entry['rows']} rows appended to {raw_path}"
+                f"ingest: {one_line(incoming / entry['name'])}: {entry['rows']} rows appended to "
+                f"{raw_path}"
             )
     for rejection in plan.rejected:
         candidate = rejection.candidate
@@ -254,15 +255,15 @@ def ingest(params: Params, refresh: bool, project: Path) -> None:
             regular=candidate.regular,
         )
         for reason in rejection.reasons:
-            print(f"{source}: {reason}", file=sys.stderr)
-        print(f"{source}: rejected, quarantined in {where}/", file=sys.stderr)
+            print(f"{one_line(source)}: {one_line(reason)}", file=sys.stderr)
+        print(f"{one_line(source)}: rejected, quarantined in {where}/", file=sys.stderr)
     if not plan.entries and not plan.rejected:
         print(
             f"ingest: nothing new in {incoming} ({len(plan.skipped)} file(s) already ingested); "
             f"{raw_path} unchanged"
         )
     if plan.rejected:
-        names = ", ".join(r.candidate.name for r in plan.rejected)
+        names = ", ".join(one_line(r.candidate.name) for r in plan.rejected)
         raise PipelineError(
             f"{incoming}: {len(plan.rejected)} batch(es) rejected and quarantined in "
             f"{paths.quarantine}/: {names}"

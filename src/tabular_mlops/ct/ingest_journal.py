@@ -23,6 +23,7 @@ from tabular_mlops.core.batches import (
     raw_side,
     read_journal,
 )
+from tabular_mlops.core.errors import one_line
 from tabular_mlops.core.io import atomic_path, temp_files, write_json
 
 #: Folders the quarantine builds before renaming them into place start with this.
@@ -79,7 +80,7 @@ def recover(raw: Path, manifest: Path, quarantine: Path) -> str | None:
     journal = journal_path(manifest)
     if journal.exists():
         pending = read_journal(journal)
-        names = ", ".join(e["name"] for e in added(pending)) or "no batch"
+        names = ", ".join(one_line(e["name"]) for e in added(pending)) or "no batch"
         if raw_side(pending, journal) == "before":
             done.append(f"undid the interrupted ingest of {names} ({pending['raw']} was unchanged)")
         elif listed_batches(manifest) == pending["manifest"]["batches"]:
