@@ -32,12 +32,17 @@ WAIT_SECONDS = 900.0
 SQLITE = "sqlite:///"
 
 
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of a `sqlite:///` URI (relative to the working folder), else None."""
+    database = unquote(uri[len(SQLITE) :].split("?", 1)[0]) if uri.startswith(SQLITE) else ""
+    return Path(database) if database and database != ":memory:" else None
+
+
 def lock_path(uri: str) -> Path:
     """Where the lock for the store at `uri` lives (see the module docstring)."""
-    database = unquote(uri[len(SQLITE) :].split("?", 1)[0]) if uri.startswith(SQLITE) else ""
-    if database and database != ":memory:":
-        path = Path(database)
-        return path.with_name(path.name + ".lock")
+    database = sqlite_path(uri)
+    if database is not None:
+        return database.with_name(database.name + ".lock")
     digest = hashlib.sha256(uri.encode("utf-8")).hexdigest()[:16]
     folder = Path(tempfile.gettempdir()) / f"tabular-mlops-{_user()}"
     folder.mkdir(mode=0o700, exist_ok=True)
@@ -51,9 +56,28 @@ def _user() -> str:
         return "unknown"
 
 
+def create_sqlite_store(database: Path) -> None:
+    """A new SQLite store is built beside its path and renamed into place: MLflow creates its
+    tables in dozens of commits, and a store killed halfway would fail every later command."""
+    import sqlalchemy
+    from mlflow.store.db.utils import _initialize_tables
+
+    staging = database.with_name(f".{database.name}.creating")
+    staging.unlink(missing_ok=True)
+    engine = sqlalchemy.create_engine(
+        f"sqlite:///{staging.resolve()}", poolclass=sqlalchemy.pool.NullPool
+    )
+    try:
+        _initialize_tables(engine)
+    finally:
+        engine.dispose()
+    staging.replace(database)
+
+
 @contextmanager
 def store_lock(uri: str, command: str, wait: float = WAIT_SECONDS) -> Iterator[Path]:
-    """Hold the store's lock for the block; say so once when another command holds it."""
+    """Hold the store's lock for the block, creating a missing SQLite store first; say so once
+    when another command holds the lock."""
     path = lock_path(uri)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -71,6 +95,12 @@ def store_lock(uri: str, command: str, wait: float = WAIT_SECONDS) -> Iterator[P
     except OSError as err:
         raise PipelineError(f"{path}: cannot lock the MLflow store ({err.strerror})") from None
     try:
+        database = sqlite_path(uri)
+        if database is not None and (not database.exists() or database.stat().st_size == 0):
+            try:
+                create_sqlite_store(database)
+            except Exception as err:
+                raise PipelineError(f"{database}: cannot create the MLflow store: {err}") from None
         yield path
     finally:
         lock.release()
