@@ -29,7 +29,7 @@ def stores(params, tmp_path_factory) -> dict[str, Path]:
     return {"trial": work, "fresh": fresh, "champion": rs.copy_state(work, base / "champion")}
 
 
-def killed_then(params, stores, template: str, at: int, command: str) -> rs.State:
+def killed_then(params, stores, template: str, at: int, command: str) -> tuple[rs.State, bool]:
     work = rs.copy_state(stores[template], stores["trial"])
     trial = rs.run(rs.TRACK, work, kill_at=at)
     assert trial.killed or trial.exitcode == 0, trial.stderr[-2000:]
@@ -37,18 +37,21 @@ def killed_then(params, stores, template: str, at: int, command: str) -> rs.Stat
     after = rs.ok(rs.run(command, work))
     assert (rs.REPAIRED in after.stdout) == bool(left.running), (trial.killed_at, after.stdout)
     assert len([line for line in after.stdout.splitlines() if rs.REPAIRED in line]) <= 1
-    return rs.assert_consistent(work, params)
+    return rs.assert_consistent(work, params), bool(left.running)
 
 
 def test_a_track_killed_at_any_write_is_repaired_by_the_next_command(params, stores) -> None:
     work = rs.copy_state(stores["champion"], stores["trial"])
     writes = rs.ok(rs.run(rs.TRACK, work)).writes
+    repaired = []
     for i, at in enumerate(rs.chosen(writes, spread=4, last_commits=5)):
         command = rs.TRACK if i % 2 == 0 else rs.PROMOTE
-        now = killed_then(params, stores, "champion", at, command)
+        now, was_running = killed_then(params, stores, "champion", at, command)
+        repaired.append(was_running)
         if command == rs.TRACK:
             assert now.aliases[CHAMPION] == "1", (at, now.aliases)
             assert now.aliases[CHALLENGER] != "1", (at, now.aliases)
+    assert sum(repaired) >= 3, "too few kills left a run RUNNING"
 
 
 def test_a_first_track_killed_while_it_creates_the_store(params, stores) -> None:
@@ -57,7 +60,7 @@ def test_a_first_track_killed_while_it_creates_the_store(params, stores) -> None
     first = writes.index("database commit") + 1
     created = next(n for n, what in enumerate(writes, 1) if what.startswith("os.replace"))
     for at in (first + 10, created, created + 1):
-        now = killed_then(params, stores, "fresh", at, rs.TRACK)
+        now, _ = killed_then(params, stores, "fresh", at, rs.TRACK)
         assert CHALLENGER in now.aliases and CHAMPION not in now.aliases, (at, now.aliases)
 
 
