@@ -109,3 +109,12 @@ def test_a_promotion_tag_behind_the_champion_alias_is_brought_in_line(client) ->
     assert line is not None and registry.CHAMPION_TAG in line and "was 1" in line
     assert client.get_registered_model("m").tags[registry.CHAMPION_TAG] == "2"
     assert registry.repair(client, "exp", "m") is None
+
+
+def test_a_store_uri_mlflow_cannot_open_is_one_line(monkeypatch) -> None:
+    from tabular_mlops.core.errors import PipelineError
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "nosuchscheme://store")
+    with pytest.raises(PipelineError, match=r"^registry nosuchscheme://store: ") as raised:
+        registry.connect()
+    assert len(str(raised.value).splitlines()) == 1

@@ -22,8 +22,11 @@ def connect() -> Any:
     """A client on the store the track stage registered the challenger in."""
     import mlflow
 
-    mlflow.set_tracking_uri(tracking_uri())
-    return mlflow.MlflowClient(tracking_uri())
+    try:
+        mlflow.set_tracking_uri(tracking_uri())
+        return mlflow.MlflowClient(tracking_uri())
+    except Exception as err:  # a URI scheme MLflow has no store for
+        raise registry_error(err) from None
 
 
 def registry_error(err: BaseException) -> PipelineError:

@@ -111,8 +111,7 @@ def log_run(
     signature = model_signature(model, train, params)
     uri = tracking_uri()
     with store_lock(uri, "track"):
-        mlflow.set_tracking_uri(uri)
-        client = mlflow.MlflowClient(uri)
+        client = registry.connect()
         repaired = registry.repair(client, params.track.experiment, params.track.registered_model)
         if repaired:
             print(f"track: {repaired}")
