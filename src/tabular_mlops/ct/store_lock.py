@@ -25,7 +25,7 @@ from urllib.parse import unquote
 
 from filelock import FileLock, Timeout
 
-from tabular_mlops.core.errors import PipelineError
+from tabular_mlops.core.errors import PipelineError, first_line
 
 #: How long a command waits for another one on the same store before giving up (seconds).
 WAIT_SECONDS = 900.0
@@ -100,7 +100,9 @@ def store_lock(uri: str, command: str, wait: float = WAIT_SECONDS) -> Iterator[P
             try:
                 create_sqlite_store(database)
             except Exception as err:
-                raise PipelineError(f"{database}: cannot create the MLflow store: {err}") from None
+                raise PipelineError(
+                    f"{database}: cannot create the MLflow store: {first_line(err)}"
+                ) from None
         yield path
     finally:
         lock.release()
