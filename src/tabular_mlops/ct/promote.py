@@ -5,6 +5,8 @@ comparison never trusts numbers logged by an older pipeline. The gates come from
 (`gates`): floors and the margin over the task's Dummy baseline always apply, regression tolerances
 against the champion when there is one; the first run, with no champion, bootstraps. The decision
 is written to reports/promotion.json and .md and as tags on the challenger's model version.
+The read-decide-write holds the store's lock (ct/store_lock.py), so a second promote at once sees
+the first one's result; it first repairs what a killed track or promote left (registry.repair).
 
 Exit codes: 0 when the decision was made (promoted, bootstrapped, unchanged, or rejected unless
 `--fail-on-reject`, which exits 1 on a rejection); 2 on bad input (unreachable registry, missing
@@ -34,9 +36,11 @@ from tabular_mlops.core.gates import (
 )
 from tabular_mlops.core.github import add_summary
 from tabular_mlops.core.io import atomic_path, read_parquet, write_json
+from tabular_mlops.core.lineage import tracking_uri
 from tabular_mlops.core.params import DataParams, EvaluateParams, load_params
 from tabular_mlops.core.task import METRICS, Task, model_scores
 from tabular_mlops.ct import registry
+from tabular_mlops.ct.store_lock import store_lock
 from tabular_mlops.stages.evaluate import overall, slices
 
 EXIT_REJECTED = 1
@@ -199,54 +203,58 @@ def main(argv: list[str] | None = None) -> None:
     train, test = read_parquet(params.paths.train), read_parquet(params.paths.test)
     name = params.track.registered_model
 
-    client = registry.connect()
-    challenger_version, champion_version = registry.resolve(client, name, args.allow_bootstrap)
-    challenger = score_model(
-        registry.load(name, challenger_version, registry.CHALLENGER),
-        train,
-        test,
-        params.data,
-        params.evaluate,
-    )
-    champion = (
-        score_model(
-            registry.load(name, champion_version, registry.CHAMPION),
+    with store_lock(tracking_uri(), "promote"):
+        client = registry.connect()
+        repaired = registry.repair(client, params.track.experiment, name)
+        if repaired:
+            print(f"promote: {repaired}")
+        challenger_version, champion_version = registry.resolve(client, name, args.allow_bootstrap)
+        challenger = score_model(
+            registry.load(name, challenger_version, registry.CHALLENGER),
             train,
             test,
             params.data,
             params.evaluate,
         )
-        if champion_version is not None
-        else None
-    )
-    decision = decide(
-        gates,
-        challenger,
-        champion,
-        str(challenger_version.version),
-        None if champion_version is None else str(champion_version.version),
-    )
-    checked_at = datetime.now(UTC).isoformat(timespec="seconds")
-    promotion = record(
-        decision,
-        name,
-        _describe(challenger_version, challenger, task),
-        _describe(champion_version, champion, task) if champion_version is not None else None,
-        checked_at,
-    )
-    if decision.decision != "unchanged":
-        compared = None if champion_version is None else str(champion_version.version)
-        registry.write_decision(
-            client,
-            name,
-            challenger_version.version,
-            version_tags(decision, checked_at, compared),
-            decision.moves_champion,
+        champion = (
+            score_model(
+                registry.load(name, champion_version, registry.CHAMPION),
+                train,
+                test,
+                params.data,
+                params.evaluate,
+            )
+            if champion_version is not None
+            else None
         )
-    write_json(params.paths.promotion, promotion)
-    text = markdown(promotion)
-    with atomic_path(params.paths.promotion_report) as tmp:
-        tmp.write_text(text, encoding="utf-8")
+        decision = decide(
+            gates,
+            challenger,
+            champion,
+            str(challenger_version.version),
+            None if champion_version is None else str(champion_version.version),
+        )
+        checked_at = datetime.now(UTC).isoformat(timespec="seconds")
+        promotion = record(
+            decision,
+            name,
+            _describe(challenger_version, challenger, task),
+            _describe(champion_version, champion, task) if champion_version is not None else None,
+            checked_at,
+        )
+        if decision.decision != "unchanged":
+            compared = None if champion_version is None else str(champion_version.version)
+            registry.write_decision(
+                client,
+                name,
+                challenger_version.version,
+                version_tags(decision, checked_at, compared),
+                decision.moves_champion,
+            )
+        write_json(params.paths.promotion, promotion)
+        text = markdown(promotion)
+        with atomic_path(params.paths.promotion_report) as tmp:
+            tmp.write_text(text, encoding="utf-8")
     add_summary(text)
     print(f"promote: {decision.decision}: {decision.reason}")
     if decision.decision == "rejected" and args.fail_on_reject:

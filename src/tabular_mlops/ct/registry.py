@@ -22,8 +22,11 @@ def connect() -> Any:
     """A client on the store the track stage registered the challenger in."""
     import mlflow
 
-    mlflow.set_tracking_uri(tracking_uri())
-    return mlflow.MlflowClient(tracking_uri())
+    try:
+        mlflow.set_tracking_uri(tracking_uri())
+        return mlflow.MlflowClient(tracking_uri())
+    except Exception as err:  # a URI scheme MLflow has no store for
+        raise registry_error(err) from None
 
 
 def registry_error(err: BaseException) -> PipelineError:
@@ -92,10 +95,37 @@ def load(name: str, version: Any, alias: str) -> Any:
         ) from None
 
 
+def repair(client: Any, experiment: str, name: str) -> str | None:
+    """Undo what a killed `track` or `promote` left half done (ct/runs.py), as one line: dead
+    RUNNING runs failed and their models removed, and the promotion tag brought back in line
+    with `champion` (promote moves the alias first, then the tag)."""
+    from tabular_mlops.ct import runs
+
+    try:
+        done = [runs.repair(client, experiment, name, keep=CHAMPION), _champion_tag(client, name)]
+    except Exception as err:
+        raise registry_error(err) from None
+    repaired = "; ".join(line for line in done if line)
+    return f"repaired the registry: {repaired}" if repaired else None
+
+
+def _champion_tag(client: Any, name: str) -> str | None:
+    model = _registered(client, name)
+    if model is None or CHAMPION not in model.aliases:
+        return None
+    champion = str(model.aliases[CHAMPION])
+    last = (model.tags or {}).get(CHAMPION_TAG)
+    if last == champion:
+        return None
+    client.set_registered_model_tag(name, CHAMPION_TAG, champion)
+    return f"tag {CHAMPION_TAG} set to {champion}, the champion's version (was {last or 'unset'})"
+
+
 def write_decision(
     client: Any, name: str, version: str, tags: Mapping[str, str], moves_champion: bool
 ) -> None:
-    """Tag the challenger's version with the decision; when it wins, move `champion` to it."""
+    """Tag the challenger's version with the decision; when it wins, move `champion` to it, then
+    the tag that remembers it (a kill between the two is repaired by `repair`)."""
     try:
         for key, value in tags.items():
             client.set_model_version_tag(name, version, key, value)

@@ -4,12 +4,14 @@ One run holds the params, the metrics (overall and per slice), the model (with s
 example), the datasets with their digests, and the git state. The model becomes a new version of
 the registered model with the alias `challenger`; only `make promote` moves `champion`. Logging
 happens only once every earlier stage has passed, so a failed pipeline never leaves a half-filled
-run; if logging itself fails the run (and its model version) is deleted.
+run; if logging itself fails the run (and its model version) is deleted, and if the process is
+killed the next `track` or `promote` marks the run FAILED and removes its models (ct/runs.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 import warnings
 from pathlib import Path
@@ -18,12 +20,15 @@ from typing import Any
 import pandas as pd
 
 from tabular_mlops.core.batches import batch_tags, read_manifest
-from tabular_mlops.core.errors import exits_cleanly
+from tabular_mlops.core.errors import PipelineError, exits_cleanly
 from tabular_mlops.core.features import feature_frame, feature_kinds
 from tabular_mlops.core.io import read_json, read_model, read_parquet, write_json
 from tabular_mlops.core.lineage import file_md5, git_tags, pip_requirements, tracking_uri
 from tabular_mlops.core.params import Params, flatten, load_params
 from tabular_mlops.core.task import Task, is_classification, model_scores
+from tabular_mlops.ct import registry
+from tabular_mlops.ct.runs import discard, owner_tags
+from tabular_mlops.ct.store_lock import store_lock
 
 INPUT_EXAMPLE_ROWS = 5
 CHALLENGER = "challenger"
@@ -97,60 +102,109 @@ def log_run(
     *,
     batches: list[dict[str, Any]] | None = None,
 ) -> dict[str, str]:
-    """Log and register one pipeline run's model; return the ids a later stage or user needs."""
-    import mlflow
-    from mlflow import MlflowClient
+    """Log and register one pipeline run's model; return the ids a later stage or user needs.
 
-    mlflow.set_tracking_uri(tracking_uri())
-    mlflow.set_experiment(params.track.experiment)
-    example = input_example(train, params)
-    task = params.data.task
+    Holds the store's lock throughout (ct/store_lock.py): a fresh store is created once, and
+    runs left RUNNING by a killed `track` are repaired first (ct/runs.py)."""
+    import mlflow
+
     signature = model_signature(model, train, params)
-    run = mlflow.start_run()
-    client = MlflowClient()
-    version: str | None = None
-    try:
-        mlflow.set_tags({**git_tags(), "data.raw.md5": raw_md5, "pipeline": "dvc repro"})
-        mlflow.set_tags(batch_tags(batches or []))  # provenance: the batches in the raw data
-        mlflow.log_dict({"batches": batches or []}, "data/batches.json")
-        mlflow.log_params(flatten(params))
-        for name, frame in (("train", train), ("test", test)):
-            with warnings.catch_warnings():
-                # The dataset schema of id and 0/1 target columns is informational only, and
-                # a relative path is a local file: MLflow warns about both, needlessly.
-                warnings.simplefilter("ignore", UserWarning)
-                dataset = mlflow.data.from_pandas(
-                    frame,
-                    source=str(Path(getattr(params.paths, name)).resolve()),
-                    targets=params.data.target,
-                    name=name,
-                )
-            mlflow.log_input(dataset, context="training" if name == "train" else "evaluation")
-        mlflow.log_metrics(numeric_metrics(metrics))
-        if slices:
-            mlflow.log_metrics(numeric_metrics(slices, "slices."))
-        logged = mlflow.sklearn.log_model(
-            model,
-            name="model",
-            signature=signature,
-            input_example=example,
-            pip_requirements=pip_requirements(),
-            pyfunc_predict_fn=predict_function(task),
-            metadata=model_metadata(params),
-            # cloudpickle: skops costs ~1.5 s a run for a forest, and the model only ever comes
-            # from this project's own registry (the DVC copy is a joblib pickle too).
-            serialization_format="cloudpickle",
-            registered_model_name=params.track.registered_model,
-        )
-        version = str(logged.registered_model_version)
-        client.set_registered_model_alias(params.track.registered_model, CHALLENGER, version)
-    except BaseException:
-        mlflow.end_run(status="FAILED")
-        if version is not None:
-            client.delete_model_version(params.track.registered_model, version)
-        mlflow.delete_run(run.info.run_id)
-        raise
+    uri = tracking_uri()
+    with store_lock(uri, "track"):
+        client = registry.connect()
+        repaired = registry.repair(client, params.track.experiment, params.track.registered_model)
+        if repaired:
+            print(f"track: {repaired}")
+        try:
+            mlflow.set_experiment(params.track.experiment)
+            run = mlflow.start_run(tags=owner_tags())
+        except Exception as err:
+            raise registry.registry_error(err) from None
+        try:
+            return _log(
+                client,
+                run,
+                params,
+                model,
+                (train, test),
+                metrics,
+                raw_md5,
+                slices,
+                batches or [],
+                signature,
+            )
+        except BaseException as err:
+            _discard(client, run, params.track.registered_model)
+            if isinstance(err, Exception) and not isinstance(err, PipelineError):
+                raise registry.registry_error(err) from None
+            raise
+
+
+def _discard(client: Any, run: Any, name: str) -> None:
+    """A run whose logging failed is removed with what it registered; the error that failed it
+    is what the user sees, so a second failure here stays quiet."""
+    import mlflow
+
+    with contextlib.suppress(Exception):
+        discard(client, run.info.run_id, run.info.experiment_id, name)
+    with contextlib.suppress(Exception):
+        if mlflow.active_run() is not None:
+            mlflow.end_run(status="FAILED")
+    with contextlib.suppress(Exception):
+        client.delete_run(run.info.run_id)
+
+
+def _log(
+    client: Any,
+    run: Any,
+    params: Params,
+    model: Any,
+    splits: tuple[pd.DataFrame, pd.DataFrame],
+    metrics: dict[str, Any],
+    raw_md5: str,
+    slices: dict[str, Any] | None,
+    batches: list[dict[str, Any]],
+    signature: Any,
+) -> dict[str, str]:
+    """The run's contents, then its end, then the alias: `challenger` only ever names the model
+    of a FINISHED run."""
+    import mlflow
+
+    mlflow.set_tags({**git_tags(), "data.raw.md5": raw_md5, "pipeline": "dvc repro"})
+    mlflow.set_tags(batch_tags(batches))  # provenance: the batches in the raw data
+    mlflow.log_dict({"batches": batches}, "data/batches.json")
+    mlflow.log_params(flatten(params))
+    for name, frame in zip(("train", "test"), splits, strict=True):
+        with warnings.catch_warnings():
+            # The dataset schema of id and 0/1 target columns is informational only, and
+            # a relative path is a local file: MLflow warns about both, needlessly.
+            warnings.simplefilter("ignore", UserWarning)
+            dataset = mlflow.data.from_pandas(
+                frame,
+                source=str(Path(getattr(params.paths, name)).resolve()),
+                targets=params.data.target,
+                name=name,
+            )
+        mlflow.log_input(dataset, context="training" if name == "train" else "evaluation")
+    mlflow.log_metrics(numeric_metrics(metrics))
+    if slices:
+        mlflow.log_metrics(numeric_metrics(slices, "slices."))
+    logged = mlflow.sklearn.log_model(
+        model,
+        name="model",
+        signature=signature,
+        input_example=input_example(splits[0], params),
+        pip_requirements=pip_requirements(),
+        pyfunc_predict_fn=predict_function(params.data.task),
+        metadata=model_metadata(params),
+        # cloudpickle: skops costs ~1.5 s a run for a forest, and the model only ever comes
+        # from this project's own registry (the DVC copy is a joblib pickle too).
+        serialization_format="cloudpickle",
+        registered_model_name=params.track.registered_model,
+    )
+    version = str(logged.registered_model_version)
     mlflow.end_run()
+    client.set_registered_model_alias(params.track.registered_model, CHALLENGER, version)
     return {
         "run_id": run.info.run_id,
         "experiment_id": run.info.experiment_id,

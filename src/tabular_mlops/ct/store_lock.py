@@ -1,0 +1,108 @@
+"""One writer at a time per MLflow store: `track` and `promote` hold this lock while they use it.
+
+A fresh SQLite store is created (its tables migrated) by whichever process first opens it, and
+promote reads the aliases, decides and moves `champion`: without a lock two of them at once race.
+The lock is an OS file lock (`flock`), so the kernel releases it when its holder dies, even by
+`kill -9`; the lock file itself stays and means nothing.
+
+Scope: for `sqlite:///path` the lock is `path.lock`, beside the database, so every process that
+can open the database on this machine (any user, any checkout) is serialized. For any other URI
+(a tracking server, a database) the lock is keyed by the URI under a per-user temporary folder:
+it serializes this user's commands on this machine only. Across machines, the workflows'
+`concurrency:` groups serialize the jobs that track or promote.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import unquote
+
+from filelock import FileLock, Timeout
+
+from tabular_mlops.core.errors import PipelineError, first_line
+
+#: How long a command waits for another one on the same store before giving up (seconds).
+WAIT_SECONDS = 900.0
+SQLITE = "sqlite:///"
+
+
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of a `sqlite:///` URI (relative to the working folder), else None."""
+    database = unquote(uri[len(SQLITE) :].split("?", 1)[0]) if uri.startswith(SQLITE) else ""
+    return Path(database) if database and database != ":memory:" else None
+
+
+def lock_path(uri: str) -> Path:
+    """Where the lock for the store at `uri` lives (see the module docstring)."""
+    database = sqlite_path(uri)
+    if database is not None:
+        return database.with_name(database.name + ".lock")
+    digest = hashlib.sha256(uri.encode("utf-8")).hexdigest()[:16]
+    folder = Path(tempfile.gettempdir()) / f"tabular-mlops-{_user()}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    return folder / f"mlflow-store-{digest}.lock"
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def create_sqlite_store(database: Path) -> None:
+    """A new SQLite store is built beside its path and renamed into place: MLflow creates its
+    tables in dozens of commits, and a store killed halfway would fail every later command."""
+    import sqlalchemy
+    from mlflow.store.db.utils import _initialize_tables
+
+    staging = database.with_name(f".{database.name}.creating")
+    staging.unlink(missing_ok=True)
+    engine = sqlalchemy.create_engine(
+        f"sqlite:///{staging.resolve()}", poolclass=sqlalchemy.pool.NullPool
+    )
+    try:
+        _initialize_tables(engine)
+    finally:
+        engine.dispose()
+    staging.replace(database)
+
+
+@contextmanager
+def store_lock(uri: str, command: str, wait: float = WAIT_SECONDS) -> Iterator[Path]:
+    """Hold the store's lock for the block, creating a missing SQLite store first; say so once
+    when another command holds the lock."""
+    path = lock_path(uri)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(path, mode=0o666)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            print(f"{command}: waiting for {path} (another track or promote uses {uri})")
+            sys.stdout.flush()
+            lock.acquire(timeout=wait)
+    except Timeout:
+        raise PipelineError(
+            f"{path}: still locked after {wait:.0f} s by another track or promote on {uri}"
+        ) from None
+    except OSError as err:
+        raise PipelineError(f"{path}: cannot lock the MLflow store ({err.strerror})") from None
+    try:
+        database = sqlite_path(uri)
+        if database is not None and (not database.exists() or database.stat().st_size == 0):
+            try:
+                create_sqlite_store(database)
+            except Exception as err:
+                raise PipelineError(
+                    f"{database}: cannot create the MLflow store: {first_line(err)}"
+                ) from None
+        yield path
+    finally:
+        lock.release()
