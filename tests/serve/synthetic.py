@@ -87,3 +87,21 @@ def columns(x: pd.DataFrame) -> dict[str, list[Any]]:
         else x[name].tolist()
         for name in x.columns
     }
+
+
+def served_model(task: Task, family: str = "random_forest") -> tuple[Any, Any, pd.DataFrame]:
+    """A fitted synthetic model of `task` as the service holds it (fast path compiled and
+    checked), with its pipeline and the frame it was fitted on."""
+    from tabular_mlops.serving.compiled import compile_checked
+    from tabular_mlops.serving.model import ServedModel
+
+    pipeline, x, features = fitted(task, family)
+    model = ServedModel(
+        pipeline=pipeline,
+        features=features,
+        info={"model_version": "7"},
+        task=task,
+        labels=LABELS[task] or (),
+        compiled=compile_checked(pipeline, features, task),
+    )
+    return model, pipeline, x

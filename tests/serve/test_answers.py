@@ -16,11 +16,10 @@ import pytest
 from tabular_mlops.core.errors import PipelineError
 from tabular_mlops.core.task import model_scores
 from tabular_mlops.serving.app import PredictionLog, create_app
-from tabular_mlops.serving.compiled import compile_checked
-from tabular_mlops.serving.model import ServedModel, check_logged, check_task
+from tabular_mlops.serving.model import check_logged, check_task
 from tabular_mlops.serving.smoke import answer_problem
 from tests.serve.conftest import ROOT, run_serve
-from tests.serve.synthetic import LABELS, fitted
+from tests.serve.synthetic import LABELS, fitted, served_model
 
 
 def call(app: Any, path: str, payload: Any) -> tuple[int, Any]:
@@ -60,15 +59,7 @@ def call(app: Any, path: str, payload: Any) -> tuple[int, Any]:
 
 
 def served(task: str, tmp_path: Path) -> tuple[Any, Any, list[dict[str, Any]], Path]:
-    pipeline, x, features = fitted(task, "random_forest")
-    model = ServedModel(
-        pipeline=pipeline,
-        features=features,
-        info={"model_version": "7"},
-        task=task,
-        labels=LABELS[task] or (),
-        compiled=compile_checked(pipeline, features, task),
-    )
+    model, pipeline, x = served_model(task)
     log = tmp_path / "predictions.jsonl"
     app = create_app(model, prediction_log=PredictionLog(log))
     records = json.loads(x.head(5).to_json(orient="records"))

@@ -16,10 +16,9 @@ import pandas as pd
 import pytest
 
 from tabular_mlops.serving.app import PredictionLog, create_app
-from tabular_mlops.serving.compiled import compile_checked
 from tabular_mlops.serving.model import ServedModel
 from tests.serve.asgi import acall, call, post_json
-from tests.serve.synthetic import CATEGORICAL, LABELS, fitted
+from tests.serve.synthetic import CATEGORICAL, served_model
 
 SURROGATE = "\ud800"
 ESCAPED = "'\\ud800'"
@@ -28,15 +27,7 @@ ESCAPED = "'\\ud800'"
 @pytest.fixture(scope="module")
 def model(params) -> tuple[ServedModel, list[dict[str, Any]]]:
     task = params.data.task
-    pipeline, x, features = fitted(task, "random_forest")
-    served = ServedModel(
-        pipeline=pipeline,
-        features=features,
-        info={"model_version": "7"},
-        task=task,
-        labels=LABELS[task] or (),
-        compiled=compile_checked(pipeline, features, task),
-    )
+    served, _, x = served_model(task)
     return served, json.loads(x.to_json(orient="records"))
 
 

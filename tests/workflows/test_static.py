@@ -127,6 +127,13 @@ def jobs_of_every_workflow() -> list[tuple[str, str, dict[str, Any]]]:
     return [(path.stem, name, job) for path in FILES for name, job in load(path)["jobs"].items()]
 
 
+EVERY_JOB = pytest.mark.parametrize(
+    ("workflow", "name", "job"),
+    jobs_of_every_workflow(),
+    ids=lambda value: value if isinstance(value, str) else "",
+)
+
+
 def runs_project_code(job: dict[str, Any]) -> bool:
     return any(
         "make " in step.get("run", "") or "python" in step.get("run", "")
@@ -134,11 +141,7 @@ def runs_project_code(job: dict[str, Any]) -> bool:
     )
 
 
-@pytest.mark.parametrize(
-    ("workflow", "name", "job"),
-    jobs_of_every_workflow(),
-    ids=lambda value: value if isinstance(value, str) else "",
-)
+@EVERY_JOB
 def test_a_job_with_a_write_token_runs_none_of_the_projects_code(
     workflow: str, name: str, job: dict[str, Any]
 ) -> None:
@@ -149,11 +152,7 @@ def test_a_job_with_a_write_token_runs_none_of_the_projects_code(
         assert not any("setup-uv" in step.get("uses", "") for step in job["steps"])
 
 
-@pytest.mark.parametrize(
-    ("workflow", "name", "job"),
-    jobs_of_every_workflow(),
-    ids=lambda value: value if isinstance(value, str) else "",
-)
+@EVERY_JOB
 def test_a_job_with_secrets_loads_only_what_it_built_or_its_own_registry_holds(
     workflow: str, name: str, job: dict[str, Any]
 ) -> None:
