@@ -9,8 +9,10 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 import yaml
 
@@ -115,6 +117,44 @@ def test_dvc_killed_while_writing_its_lock_is_repaired_by_the_next_repro(fork: W
     assert lock.read_bytes() == b""  # DVC had truncated it and written nothing yet
 
     assert_up_to_date_after_one_repair_line(fork, make(fork, "repro"))
+
+
+def test_a_dvc_killed_and_never_reaped_does_not_hold_its_outputs_busy(fork: Workspace) -> None:
+    """Where nothing reaps orphans (a container without an init), a killed `dvc` stays a zombie:
+    DVC sees its pid and calls what it held busy; `make repro` releases it."""
+    zombie = subprocess.Popen(["true"])
+    deadline = time.monotonic() + 30
+    while psutil.Process(zombie.pid).status() != psutil.STATUS_ZOMBIE:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    rwlock = fork.path / ".dvc" / "tmp" / "rwlock"
+    rwlock.parent.mkdir(parents=True, exist_ok=True)
+    held = {"pid": zombie.pid, "cmd": "dvc repro"}
+    rwlock.write_text(json.dumps({"read": {}, "write": {str(fork.path): held}}))
+    change_an_evaluate_param(fork)
+    assert "busy" in fork.dvc("repro", check=False).stderr  # what DVC alone does
+
+    done = make(fork, "repro")
+
+    zombie.wait()
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    [line] = [line for line in done.stdout.splitlines() if "released" in line]
+    assert f"killed dvc process(es) {zombie.pid}" in line
+    assert "up to date" in fork.dvc("status").stdout
+
+
+def test_a_cut_off_dvc_rwlock_is_set_aside(fork: Workspace) -> None:
+    rwlock = fork.path / ".dvc" / "tmp" / "rwlock"
+    rwlock.parent.mkdir(parents=True, exist_ok=True)
+    rwlock.write_text('{"write": {"/some/pa')
+    assert fork.dvc("status", check=False).returncode != 0
+
+    done = make(fork, "repro")
+
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert sum("rwlock was cut off" in line for line in done.stdout.splitlines()) == 1
+    [kept] = rwlock.parent.glob("rwlock.damaged-*")
+    assert kept.read_text() == '{"write": {"/some/pa'
 
 
 def test_make_repro_killed_mid_stage_is_finished_by_the_next_one(fork: Workspace) -> None:
