@@ -189,6 +189,17 @@ def normalized(writes: list[str]) -> list[str]:
     return [re.sub(r"\.[0-9a-f]{8}(?=/|$| )", ".*", what) for what in writes]
 
 
+def state_killed_at(scenario, kill_at: int, name: str) -> Path:
+    """The project as a run killed before its `kill_at`-th write left it, kept under `name`."""
+    state = scenario.base / name
+    if state.exists():
+        shutil.rmtree(state)
+    with failpoints.fresh_copy(scenario.template, scenario.trial) as project:
+        assert scenario.run(project, kill_at).killed
+        shutil.copytree(project, state, symlinks=True)
+    return state
+
+
 def test_ingest_killed_before_any_write_is_finished_or_undone_by_the_next_run(
     scenario: Scenario,
 ) -> None:
@@ -204,12 +215,7 @@ def test_ingest_killed_before_any_write_is_finished_or_undone_by_the_next_run(
     for n in (n for n in points if n <= first):
         kill_then_run(scenario, scenario.template, n, scenario.writes, seen)
 
-    committed = scenario.base / "committed"
-    if committed.exists():
-        shutil.rmtree(committed)
-    with failpoints.fresh_copy(scenario.template, scenario.trial) as project:
-        assert scenario.run(project, first).killed
-        shutil.copytree(project, committed, symlinks=True)
+    committed = state_killed_at(scenario, first, "committed")
     with failpoints.fresh_copy(committed, scenario.trial) as project:
         rest = scenario.run(project)
     later = project_writes(rest.writes, scenario.trial)
@@ -275,12 +281,7 @@ def test_the_repair_run_killed_at_each_write_is_repaired_by_the_next(
             writes, rf"os\.unlink .*{incoming}/{BAD}"
         ),
     }[killed_in]()
-    killed_state = scenario.base / "killed-state"
-    if killed_state.exists():
-        shutil.rmtree(killed_state)
-    with failpoints.fresh_copy(scenario.template, scenario.trial) as project:
-        assert scenario.run(project, kill_at).killed
-        shutil.copytree(project, killed_state, symlinks=True)
+    killed_state = state_killed_at(scenario, kill_at, "killed-state")
     with failpoints.fresh_copy(killed_state, scenario.trial) as project:
         repair = scenario.run(project)
         assert any(line.startswith(REPAIRED) for line in repair.stdout.splitlines()) or (
