@@ -17,7 +17,14 @@ from tabular_mlops.core.errors import PipelineError, exits_cleanly
 from tabular_mlops.team import objectstore, postgres, tracking
 from tabular_mlops.team.processes import Started, free_port, port_answers
 from tabular_mlops.team.processes import stop as stop_process
-from tabular_mlops.team.state import ENV_FILE, Service, Team, database_home, team_dir, write_env_file
+from tabular_mlops.team.state import (
+    ENV_FILE,
+    Service,
+    Team,
+    database_home,
+    team_dir,
+    write_env_file,
+)
 
 SERVICES = ("postgres", "s3", "mlflow")
 PORT_VARIABLES = {"postgres": "TEAM_PG_PORT", "s3": "TEAM_S3_PORT", "mlflow": "TEAM_MLFLOW_PORT"}
@@ -57,7 +64,7 @@ def up(env_file: Path) -> Team:
     fresh_store = not running(team, "s3")
     if fresh_store:
         if team.s3_key_id:
-            print("team-up: the object store had stopped: started empty (moto keeps objects in memory)")
+            print("team-up: the object store had stopped: started empty (moto keeps no files)")
         _record(team, "s3", objectstore.start(team, env))
         print(f"team-up: object store started on {team.s3_endpoint()}")
     if fresh_store and running(team, "mlflow"):

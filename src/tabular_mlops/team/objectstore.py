@@ -16,7 +16,10 @@ from tabular_mlops.team.state import ARTIFACT_BUCKET, DVC_BUCKET, REGION, Team
 
 BOOTSTRAP_ACTIONS = 3
 TEAM_USER = "team"
-ALLOW_ALL = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+ALLOW_ALL = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+}
 
 
 def start(team: Team, env: dict[str, str]) -> Started:
@@ -48,9 +51,7 @@ def _bootstrap(team: Team) -> None:
     iam = _client(team, "iam", "bootstrap", "bootstrap")
     iam.create_user(UserName=TEAM_USER)
     key = iam.create_access_key(UserName=TEAM_USER)["AccessKey"]
-    iam.put_user_policy(
-        UserName=TEAM_USER, PolicyName="team", PolicyDocument=json.dumps(ALLOW_ALL)
-    )
+    iam.put_user_policy(UserName=TEAM_USER, PolicyName="team", PolicyDocument=json.dumps(ALLOW_ALL))
     team.s3_key_id, team.s3_secret = key["AccessKeyId"], key["SecretAccessKey"]
     s3 = client(team)
     for bucket in (DVC_BUCKET, ARTIFACT_BUCKET):

@@ -7,7 +7,6 @@ listens on 127.0.0.1 only and asks every client for the password in `.team/state
 
 from __future__ import annotations
 
-import glob
 import os
 import pwd
 import shutil
@@ -29,8 +28,8 @@ def binary(name: str) -> Path:
     if found:
         return Path(found)
     candidates = sorted(
-        glob.glob(f"/usr/lib/postgresql/*/bin/{name}"),
-        key=lambda path: int(Path(path).parts[-3]) if Path(path).parts[-3].isdigit() else 0,
+        Path("/usr/lib/postgresql").glob(f"*/bin/{name}"),
+        key=lambda path: int(path.parts[-3]) if path.parts[-3].isdigit() else 0,
     )
     if not candidates:
         raise PipelineError(f"team-up: PostgreSQL's `{name}` not found: {INSTALL_HINT}")
@@ -58,10 +57,12 @@ def _run(argv: list[str], user: tuple[int, int] | None, what: str) -> None:
     kwargs: dict[str, object] = {}
     if user is not None:
         kwargs = {"user": user[0], "group": user[1], "extra_groups": []}
-    done = subprocess.run(argv, capture_output=True, text=True, cwd="/", **kwargs)  # noqa: S603
+    done = subprocess.run(argv, capture_output=True, text=True, cwd="/", **kwargs)
     if done.returncode != 0:
         message = (done.stderr or done.stdout).strip().splitlines()
-        raise PipelineError(f"team-up: {what} failed: {message[-1] if message else done.returncode}")
+        raise PipelineError(
+            f"team-up: {what} failed: {message[-1] if message else done.returncode}"
+        )
 
 
 def data_dir(team: Team) -> Path:
@@ -146,9 +147,13 @@ def create_databases(team: Team) -> None:
     """The tracking store's and the auth app's databases, when missing."""
     import psycopg
 
-    with psycopg.connect(team.database_uri("postgres"), connect_timeout=10, autocommit=True) as connection:
-        with connection.cursor() as cursor:
-            for name in DATABASES:
-                cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
-                if cursor.fetchone() is None:
-                    cursor.execute(f'CREATE DATABASE "{name}"')
+    with (
+        psycopg.connect(
+            team.database_uri("postgres"), connect_timeout=10, autocommit=True
+        ) as connection,
+        connection.cursor() as cursor,
+    ):
+        for name in DATABASES:
+            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+            if cursor.fetchone() is None:
+                cursor.execute(f'CREATE DATABASE "{name}"')

@@ -7,6 +7,7 @@ file: the `make` that started them returns, and nothing holds its pipes open.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -57,8 +58,8 @@ def spawn(
 ) -> Started:
     """Start `argv` in a new session with its output appended to `log`."""
     log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "ab") as out:
-        process = subprocess.Popen(  # noqa: S603 - argv is built by this package
+    with log.open("ab") as out:
+        process = subprocess.Popen(
             list(argv),
             stdin=subprocess.DEVNULL,
             stdout=out,
@@ -85,7 +86,7 @@ def stop(process: Started, grace: float = 15.0) -> bool:
     members = _session(process.pid)
     for member in members:
         _signal(member, signal.SIGTERM)
-    gone, left = psutil.wait_procs(members, timeout=grace)
+    _gone, left = psutil.wait_procs(members, timeout=grace)
     for member in left:
         _signal(member, signal.SIGKILL)
     psutil.wait_procs(left, timeout=5)
@@ -97,9 +98,7 @@ def _session(pid: int) -> list[psutil.Process]:
     members = [leader, *leader.children(recursive=True)]
     try:
         sid = os.getsid(pid)
-        members += [
-            p for p in psutil.process_iter() if p not in members and _sid(p.pid) == sid
-        ]
+        members += [p for p in psutil.process_iter() if p not in members and _sid(p.pid) == sid]
     except OSError:
         pass
     return members
@@ -113,10 +112,8 @@ def _sid(pid: int) -> int | None:
 
 
 def _signal(process: psutil.Process, sig: int) -> None:
-    try:
+    with contextlib.suppress(psutil.Error):
         process.send_signal(sig)
-    except psutil.Error:
-        pass
 
 
 def free_port() -> int:
@@ -135,7 +132,7 @@ def port_answers(port: int, host: str = "127.0.0.1") -> bool:
 
 def http_ok(url: str, timeout: float = 2.0) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - loopback
+        with urllib.request.urlopen(url, timeout=timeout) as response:
             return 200 <= response.status < 300
     except (urllib.error.URLError, OSError, ValueError):
         return False
