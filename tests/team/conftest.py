@@ -33,9 +33,11 @@ class Clone(Workspace):
     params: Params
 
     def make(self, *target: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return self.run(
-            "make", "--no-print-directory", *target, f"VENV={ENV_DIR}", f"UV={UV}", check=check
-        )
+        return self.run("make", "--no-print-directory", *target, *self.make_args(), check=check)
+
+    @staticmethod
+    def make_args() -> list[str]:
+        return [f"VENV={ENV_DIR}", f"UV={UV}"]
 
     def run_info(self) -> dict[str, str]:
         import json

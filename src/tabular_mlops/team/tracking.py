@@ -8,7 +8,7 @@ import sys
 from tabular_mlops.team.processes import Started, http_ok, spawn, wait_until
 from tabular_mlops.team.state import ARTIFACT_BUCKET, MLFLOW_USER, Team
 
-WORKERS = 2
+WORKERS = 1
 #: Without a cache the server hashes the password (PBKDF2) on every request, and logging a model
 #: makes one request per metric: seconds become minutes. A changed password takes this long.
 AUTH_CACHE_SECONDS = 300
