@@ -217,7 +217,7 @@ set-floors: install ## Set gates.metrics floors to the measured metrics minus MA
 	python -m tabular_mlops.init.floors --margin "$(MARGIN)"
 
 # Team mode: shared stores (a DVC remote, an MLflow server) for several clones and the workflows.
-.PHONY: team-up team-down team-status doctor test-team
+.PHONY: team-up team-down team-status doctor test-team bench-team
 
 team-up: install ## Start PostgreSQL, an S3 stand-in and an MLflow server on loopback; write .team.env
 	python -m tabular_mlops.team up
@@ -230,3 +230,6 @@ team-status: install ## Say which of team-up's servers run
 
 test-team: install ## Two clones against real team servers (started once for the session)
 	$(PYTEST) tests/team
+
+bench-team: install ## Time a second clone's pull + repro against the first clone's repro (team mode)
+	python benchmarks/team_cache.py
