@@ -3,6 +3,7 @@ running a stage, sees A's run, and promotes it; A's service then serves B's cham
 
 from __future__ import annotations
 
+import json
 import subprocess
 import uuid
 from pathlib import Path
@@ -84,3 +85,14 @@ def test_b_promotes_and_a_serves_that_champion(
     assert dict(model.aliases)["champion"] == info["model_version"]
     assert f"{info['registered_model']} version {info['model_version']} (alias champion)" in served
     assert not Path(clone_a.path / "mlflow.db").exists()
+
+
+def test_b_watches_drift_on_the_data_it_pulled(clone_b: Clone) -> None:
+    batch = clone_b.path / "data" / "incoming" / "batch.csv"
+
+    clone_b.make("simulate", "ROWS=300", "SEED=3", f"BATCH={batch}")
+    clone_b.make("drift", f"CURRENT={batch}")
+
+    report = json.loads((clone_b.path / clone_b.params.paths.drift).read_text(encoding="utf-8"))
+    assert report["current"].endswith("(300 rows)")
+    assert report["trained_raw_md5"] == report["raw_md5"]

@@ -81,16 +81,20 @@ def _as_user(user: tuple[int, int] | None) -> dict[str, object]:
 
 def stop(process: Started, grace: float = 15.0) -> bool:
     """SIGTERM the process's session (a server's workers with it), then SIGKILL what is left."""
-    if not process.alive():
-        return False
-    members = _session(process.pid)
+    return bool(stop_all([process], grace))
+
+
+def stop_all(processes: list[Started], grace: float = 15.0) -> list[Started]:
+    """`stop` for several at once: all are asked first, then waited for together."""
+    stopping = [process for process in processes if process.alive()]
+    members = [member for process in stopping for member in _session(process.pid)]
     for member in members:
         _signal(member, signal.SIGTERM)
     _gone, left = psutil.wait_procs(members, timeout=grace)
     for member in left:
         _signal(member, signal.SIGKILL)
     psutil.wait_procs(left, timeout=5)
-    return True
+    return stopping
 
 
 def _session(pid: int) -> list[psutil.Process]:
