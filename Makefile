@@ -59,7 +59,7 @@ lint: install ## ruff, actionlint, zizmor (offline) and hadolint on code, workfl
 	ruff format --check src tests benchmarks
 	actionlint
 	zizmor --offline --quiet .github/workflows
-	hadolint Dockerfile
+	hadolint Dockerfile deploy/team/mlflow.Dockerfile
 
 format: install ## Apply ruff's fixes and formatting
 	ruff check --fix src tests benchmarks
