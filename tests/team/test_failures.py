@@ -54,16 +54,26 @@ def kill_mlflow(team: RunningTeam) -> None:
     os.killpg(team.pid("mlflow"), signal.SIGKILL)
 
 
-def test_a_wrong_password_is_one_line_and_changes_nothing(clone: Clone, team: RunningTeam) -> None:
+def test_a_wrong_password_is_one_line_for_promote_and_serve_and_changes_nothing(
+    clone: Clone, team: RunningTeam
+) -> None:
     name = clone.params.track.registered_model
     before = registry(team, name)
 
-    done = with_env(clone, MLFLOW_TRACKING_PASSWORD="wrong").make("promote", check=False)
+    wrong = with_env(clone, MLFLOW_TRACKING_PASSWORD="wrong")
 
-    assert done.returncode == 2
-    [line] = error_lines(done)
-    assert team.env["MLFLOW_TRACKING_URI"] in line
-    assert "refused the credentials" in line
+    promoted = wrong.make("promote", check=False)
+    served = wrong.run(
+        sys.executable, "-m", "tabular_mlops.serving.app", "--port", "0", check=False
+    )
+
+    for done in (promoted, served):
+        assert done.returncode == 2
+        [line] = error_lines(done)
+        assert (
+            f"registry {team.env['MLFLOW_TRACKING_URI']}: the server refused the credentials"
+            in line
+        )
     assert registry(team, name) == before
 
 

@@ -166,6 +166,11 @@ def load_registered(uri: str, data: DataParams) -> ServedModel:
     server.client_defaults()
     mlflow.set_tracking_uri(store)
     client = MlflowClient(tracking_uri=store)
+    if server.is_server(store):
+        try:
+            server.check(client, store)
+        except PipelineError as err:
+            raise PipelineError(f"{uri}: {err}") from None
     name = alias = version = run_id = None
     load_uri = uri
     try:
