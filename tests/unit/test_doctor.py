@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tabular_mlops.core.errors import PipelineError
-from tabular_mlops.team import doctor, failures, remote, report, workflows
+from tabular_mlops.team import doctor, failures, mlflow_check, remote, report, workflows
 from tabular_mlops.team.report import FAIL, NOT_SET, OK, SKIPPED, Line
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -273,3 +275,46 @@ def test_a_remote_whose_plugin_is_missing_is_one_fail_line(tmp_path, monkeypatch
     line = doctor.remote_line({"DVC_REMOTE_URL": "nosuchscheme://bucket/path"}, first=30)
     assert line.status == FAIL
     assert line.text.startswith("DVC remote nosuchscheme://bucket/path: ")
+
+
+def test_a_transfer_that_fails_after_the_remote_answered_is_one_line(tmp_path: Path) -> None:
+    project = dvc_project(tmp_path / "project")
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / "files").write_text("a file where DVC needs a folder\n", encoding="utf-8")
+    done = wrapper("push", project, DVC_REMOTE_URL=str(store))
+    assert done.returncode == 2
+    assert len(done.stderr.splitlines()) == 1, done.stderr
+    assert done.stderr.startswith(f"error: dvc-push: DVC remote {store}: ")
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A port that accepts connections and never answers: a server hung or behind a black hole."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        yield listener.getsockname()[1]
+
+
+def test_a_silent_tracking_server_fails_within_the_first_answer_deadline(
+    params, silent_port
+) -> None:
+    uri = f"http://127.0.0.1:{silent_port}"
+    line, client = mlflow_check.tracking({"MLFLOW_TRACKING_URI": uri}, params.track, first=0.2)
+    assert (line.status, client) == (FAIL, None)
+    assert line.text.startswith(f"{uri}: the tracking server did not answer within 0.2 s")
+
+
+def test_a_silent_object_store_fails_within_the_first_answer_deadline(
+    tmp_path, monkeypatch, silent_port
+) -> None:
+    monkeypatch.chdir(dvc_project(tmp_path / "project"))
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "key")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    endpoint = f"http://127.0.0.1:{silent_port}"
+    env = {"DVC_REMOTE_URL": "s3://bucket/dvc", "AWS_ENDPOINT_URL": endpoint}
+    line = doctor.remote_line(env, first=0.2)
+    assert line.status == FAIL
+    assert line.text.startswith(f"DVC remote s3://bucket/dvc is unreachable at {endpoint}")
+    assert "did not answer within 0.2 s" in line.text

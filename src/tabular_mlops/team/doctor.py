@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from tabular_mlops.core.errors import PipelineError, exits_cleanly, first_line
 from tabular_mlops.team import remote as dvc_remote
 from tabular_mlops.team import workflows
-from tabular_mlops.team.failures import bounded
+from tabular_mlops.team.failures import CREDENTIALS, bounded, kind, reason
 from tabular_mlops.team.mlflow_check import PART_SECONDS, mlflow_lines
 from tabular_mlops.team.report import FAIL, NOT_SET, OK, Line, render, summary, verdict
 
@@ -64,16 +64,20 @@ def remote_line(env: Mapping[str, str], first: float) -> Line:
     where = f"{remote.url} ({source}{endpoint})"
     step = ["read"]
     try:
-        said = bounded(
-            PART_SECONDS, lambda: _probe_remote(remote, step, first), f"DVC remote {remote.url}"
-        )
+        said = bounded(PART_SECONDS, lambda: _probe_remote(remote, step, first), "the store")
     except PipelineError as err:
         return Line(FAIL, REMOTE, str(err))
     except Exception as err:
-        problem = remote.problem(err)
-        if step[-1] == "write":
-            problem += " (it can be read: `make dvc-pull` works, `make dvc-push` will not)"
-        return Line(FAIL, REMOTE, problem)
+        if step[-1] == "write" and kind(err) == "credentials":
+            hint = CREDENTIALS.get(remote.protocol, "the remote's credentials")
+            return Line(
+                FAIL,
+                REMOTE,
+                f"DVC remote {remote.url} can be read but not written with these credentials "
+                f"({reason(err)}): `make dvc-pull` works, `make dvc-push` needs credentials "
+                f"that may write (check {hint})",
+            )
+        return Line(FAIL, REMOTE, remote.problem(err))
     return Line(OK, REMOTE, f"{where}: {said}")
 
 

@@ -21,10 +21,12 @@ from typing import Any
 from urllib.parse import urlparse
 
 from tabular_mlops.core.errors import PipelineError, exits_cleanly, first_line
-from tabular_mlops.team.failures import bounded, remote_problem
+from tabular_mlops.team.failures import bounded, kind, remote_problem
 
 NAME = "ci"
 PREFLIGHT_SECONDS = 20.0
+#: Where DVC and its data libraries log a transfer's warnings and per-file errors.
+LOGGERS = ("dvc", "dvc_data", "dvc_objects")
 NO_REMOTE = {
     "pull": "dvc-pull: no DVC remote configured; the pipeline runs from scratch",
     "push": "dvc-push: no DVC remote configured; nothing to push",
@@ -128,7 +130,7 @@ def resolve(repo: Any, env: Mapping[str, str]) -> Remote | None:
 def reachable(remote: Remote, seconds: float = PREFLIGHT_SECONDS) -> None:
     """Raise one line when the remote refuses, cannot be reached, or lacks its bucket. An empty
     path on an existing bucket is fine: the first push creates it."""
-    what = f"DVC remote {remote.url}"
+    what = "the store"
     try:
         try:
             bounded(seconds, lambda: remote.fs.ls(remote.path), what)
@@ -162,17 +164,20 @@ class _Collect(logging.Handler):
 
 @contextmanager
 def _collected(command: str) -> Iterator[_Collect]:
-    logger = logging.getLogger("dvc")
+    """DVC's console handlers (set up when dvc is imported) swapped for `_Collect` meanwhile."""
     handler = _Collect(command)
-    saved = logger.propagate, logger.level
-    logger.addHandler(handler)
-    logger.propagate = False
-    logger.setLevel(logging.WARNING)
+    loggers = [logging.getLogger(name) for name in LOGGERS]
+    saved = [(logger.handlers[:], logger.propagate, logger.level) for logger in loggers]
+    for logger in loggers:
+        logger.handlers = [handler]
+        logger.propagate = False
+        logger.setLevel(logging.WARNING)
     try:
         yield handler
     finally:
-        logger.removeHandler(handler)
-        logger.propagate, logger.level = saved
+        for logger, (handlers, propagate, level) in zip(loggers, saved, strict=True):
+            logger.handlers = handlers
+            logger.propagate, logger.level = propagate, level
 
 
 def transfer(repo: Any, remote: Remote, command: str) -> list[str]:
@@ -189,7 +194,9 @@ def transfer(repo: Any, remote: Remote, command: str) -> list[str]:
             else:
                 changes = repo.pull(remote=remote.name, run_cache=True, allow_missing=True)
                 stats = changes.pop("stats", {})
-        except DvcException as err:
+        except Exception as err:
+            if not isinstance(err, DvcException | OSError) and kind(err) == "other":
+                raise  # not the store failing: a bug, with its traceback
             cause = log.cause()
             count = f" ({first_line(err)})" if cause is not None else ""
             raise PipelineError(f"dvc-{command}: {remote.problem(cause or err)}{count}") from None
