@@ -50,9 +50,9 @@ class Remote:
 
     def root(self) -> str:
         """The bucket (container, or the filesystem's root) the remote's path lives in."""
-        if self.protocol in ("local", "file"):
-            return self.fs.root_marker or "/"
-        return self.path.split("/", 1)[0]
+        if self.path.startswith("/"):  # a filesystem: local, ssh, hdfs
+            return "/"
+        return self.path.split("/", 1)[0] or self.fs.root_marker
 
     def problem(self, err: BaseException) -> str:
         return remote_problem(self.url, self.protocol, err, self.endpoint)
