@@ -98,13 +98,12 @@ def stop_all(processes: list[Started], grace: float = 15.0) -> list[Started]:
 
 
 def _session(pid: int) -> list[psutil.Process]:
+    """The process, its descendants, and, only when it leads its own session (as `spawn` makes
+    it), the session's other members: workers whose parent died are still in it."""
     leader = psutil.Process(pid)
     members = [leader, *leader.children(recursive=True)]
-    try:
-        sid = os.getsid(pid)
-        members += [p for p in psutil.process_iter() if p not in members and _sid(p.pid) == sid]
-    except OSError:
-        pass
+    if _sid(pid) == pid:
+        members += [p for p in psutil.process_iter() if p not in members and _sid(p.pid) == pid]
     return members
 
 
