@@ -18,6 +18,7 @@ import pytest
 
 from tests.team.conftest import Clone, new_clone
 from tests.team_servers import RunningTeam
+from tests.workflows.conftest import set_param
 
 
 @pytest.fixture(scope="module")
@@ -127,24 +128,35 @@ def test_a_server_killed_while_track_logs_and_down_for_promote_leaves_nothing_ha
 
 
 def test_two_promotes_at_once_make_one_decision(
-    team: RunningTeam, tmp_path_factory: pytest.TempPathFactory
+    clone: Clone, team: RunningTeam, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    first = new_clone(tmp_path_factory.mktemp("r") / "repo", team, f"race-{uuid.uuid4().hex[:8]}")
-    first.make("repro")
-    second = dataclasses.replace(first, path=tmp_path_factory.mktemp("r2") / "repo")
-    shutil.copytree(first.path, second.path)
-    second.env = second.env | {"PYTHONPATH": str(second.path / "src")}
+    """Two clones of one fork, on a registered model with a challenger and no champion yet: each
+    would bootstrap it alone. (The model is a copy of the clone's version: training or tracking
+    again would only add time.)"""
+    race = f"race-{uuid.uuid4().hex[:8]}"
+    client = team.client()
+    source = clone.run_info()
+    copied = client.copy_model_version(
+        f"models:/{source['registered_model']}/{source['model_version']}", race
+    )
+    client.set_registered_model_alias(race, "challenger", copied.version)
+    clones = []
+    for index in range(2):
+        path = tmp_path_factory.mktemp(f"race{index}") / "repo"
+        shutil.copytree(clone.path, path)
+        set_param(path / "params.yaml", "track", "registered_model", race)
+        clones.append(with_env(dataclasses.replace(clone, path=path), PYTHONPATH=str(path / "src")))
 
     racing = [
         subprocess.Popen(
-            ["make", "--no-print-directory", "promote", *clone.make_args()],
-            cwd=clone.path,
-            env=clone.env,
+            ["make", "--no-print-directory", "promote", *racer.make_args()],
+            cwd=racer.path,
+            env=racer.env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        for clone in (first, second)
+        for racer in clones
     ]
     outputs = [process.communicate(timeout=300)[0] for process in racing]
 
@@ -158,5 +170,4 @@ def test_two_promotes_at_once_make_one_decision(
         and line.split(":")[1].strip() in {"bootstrapped", "promoted", "unchanged"}
     )
     assert decisions == ["bootstrapped", "unchanged"], outputs
-    model = team.client().get_registered_model(first.params.track.registered_model)
-    assert dict(model.aliases)["champion"] == first.run_info()["model_version"]
+    assert dict(client.get_registered_model(race).aliases)["champion"] == copied.version

@@ -79,12 +79,12 @@ def _as_user(user: tuple[int, int] | None) -> dict[str, object]:
     return {"user": uid, "group": gid, "extra_groups": []}
 
 
-def stop(process: Started, grace: float = 15.0) -> bool:
+def stop(process: Started, grace: float = 5.0) -> bool:
     """SIGTERM the process's session (a server's workers with it), then SIGKILL what is left."""
     return bool(stop_all([process], grace))
 
 
-def stop_all(processes: list[Started], grace: float = 15.0) -> list[Started]:
+def stop_all(processes: list[Started], grace: float = 5.0) -> list[Started]:
     """`stop` for several at once: all are asked first, then waited for together."""
     stopping = [process for process in processes if process.alive()]
     members = [member for process in stopping for member in _session(process.pid)]
