@@ -215,3 +215,18 @@ init: install ## Draft params.yaml from your CSV (CSV=path TARGET=column; ID TAS
 MARGIN ?= 0.02
 set-floors: install ## Set gates.metrics floors to the measured metrics minus MARGIN (0.02)
 	python -m tabular_mlops.init.floors --margin "$(MARGIN)"
+
+# Team mode: shared stores (a DVC remote, an MLflow server) for several clones and the workflows.
+.PHONY: team-up team-down team-status doctor test-team
+
+team-up: install ## Start PostgreSQL, an S3 stand-in and an MLflow server on loopback; write .team.env
+	python -m tabular_mlops.team up
+
+team-down: install ## Stop what team-up started and remove its state
+	python -m tabular_mlops.team down
+
+team-status: install ## Say which of team-up's servers run
+	python -m tabular_mlops.team status
+
+test-team: install ## Two clones against real team servers (started once for the session)
+	$(PYTEST) tests/team

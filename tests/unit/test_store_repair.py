@@ -6,7 +6,6 @@ import os
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -18,18 +17,18 @@ from tabular_mlops.ct import registry, runs
 from tabular_mlops.ct.store_lock import lock_path, store_lock
 
 
-def test_a_sqlite_store_is_locked_beside_its_file_and_any_other_per_user(tmp_path) -> None:
+def test_a_sqlite_store_is_locked_beside_its_file_and_a_shared_one_in_its_registry(
+    tmp_path,
+) -> None:
     assert lock_path(f"sqlite:///{tmp_path}/mlflow.db") == tmp_path / "mlflow.db.lock"
     assert lock_path("sqlite:///mlflow.db") == Path("mlflow.db.lock")
-    remote = lock_path("http://tracking.example:5000")
-    assert remote.parent.parent == Path(tempfile.gettempdir())
-    assert remote != lock_path("http://other.example:5000")
+    assert lock_path("http://tracking.example:5000") is None
 
 
 def test_a_missing_sqlite_store_is_created_whole_under_the_lock(tmp_path) -> None:
     uri = f"sqlite:///{tmp_path}/mlflow.db"
-    with store_lock(uri, "test") as lock:
-        assert lock == tmp_path / "mlflow.db.lock"
+    with store_lock(uri, "test", "m") as lock:
+        assert lock == str(tmp_path / "mlflow.db.lock")
         assert (tmp_path / "mlflow.db").stat().st_size > 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mlflow.db", "mlflow.db.lock"]
 

@@ -203,12 +203,17 @@ def main(argv: list[str] | None = None) -> None:
     train, test = read_parquet(params.paths.train), read_parquet(params.paths.test)
     name = params.track.registered_model
 
-    with store_lock(tracking_uri(), "promote"):
+    with store_lock(tracking_uri(), "promote", name):
         client = registry.connect()
         repaired = registry.repair(client, params.track.experiment, name)
         if repaired:
             print(f"promote: {repaired}")
-        challenger_version, champion_version = registry.resolve(client, name, args.allow_bootstrap)
+        challenger_version, champion_version = registry.resolve(
+            client,
+            name,
+            args.allow_bootstrap,
+            registry.pinned(Path(params.paths.run_info), name),
+        )
         challenger = score_model(
             registry.load(name, challenger_version, registry.CHALLENGER),
             train,

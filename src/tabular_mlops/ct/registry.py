@@ -6,10 +6,14 @@ that is unreachable or inconsistent fails as one line before anything changes.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from tabular_mlops.core.errors import PipelineError, first_line
+from tabular_mlops.core.io import read_json
 from tabular_mlops.core.lineage import tracking_uri
+from tabular_mlops.ct import server
+from tabular_mlops.ct.store_lock import sqlite_path
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -19,14 +23,20 @@ CHAMPION_TAG = "promotion.champion_version"
 
 
 def connect() -> Any:
-    """A client on the store the track stage registered the challenger in."""
+    """A client on the store the track stage registered the challenger in; a tracking server is
+    checked first (answers, accepts the credentials), so a bad one fails before any write."""
     import mlflow
 
+    uri = tracking_uri()
+    server.fail_fast()
     try:
-        mlflow.set_tracking_uri(tracking_uri())
-        return mlflow.MlflowClient(tracking_uri())
+        mlflow.set_tracking_uri(uri)
+        client = mlflow.MlflowClient(uri)
     except Exception as err:  # a URI scheme MLflow has no store for
         raise registry_error(err) from None
+    if server.is_server(uri):
+        server.check(client, uri)
+    return client
 
 
 def registry_error(err: BaseException) -> PipelineError:
@@ -51,16 +61,21 @@ def _version(client: Any, name: str, version: str) -> Any:
         raise registry_error(err) from None
 
 
-def resolve(client: Any, name: str, allow_bootstrap: bool) -> tuple[Any, Any | None]:
-    """The challenger's and the champion's model versions (champion None: bootstrap)."""
+def resolve(
+    client: Any, name: str, allow_bootstrap: bool, pinned: str | None = None
+) -> tuple[Any, Any | None]:
+    """The challenger's and the champion's model versions (champion None: bootstrap).
+
+    `pinned` is the version this checkout's pipeline registered: on a shared registry the
+    alias `challenger` names whichever clone tracked last, not necessarily this commit's model."""
     model = _registered(client, name)
     aliases = dict(model.aliases) if model is not None else {}
-    if CHALLENGER not in aliases:
+    if pinned is None and CHALLENGER not in aliases:
         raise PipelineError(
             f"registry: {name} has no alias '{CHALLENGER}' (nothing registered yet, or its "
             "version was deleted): run `make repro`"
         )
-    challenger = _version(client, name, str(aliases[CHALLENGER]))
+    challenger = _version(client, name, pinned or str(aliases[CHALLENGER]))
     if CHAMPION in aliases:
         return challenger, _version(client, name, str(aliases[CHAMPION]))
     last = (model.tags or {}).get(CHAMPION_TAG)
@@ -72,6 +87,28 @@ def resolve(client: Any, name: str, allow_bootstrap: bool) -> tuple[Any, Any | N
             "set the alias to a version by hand, or run with --allow-bootstrap"
         )
     return challenger, None
+
+
+def pinned(run_info: Path, name: str) -> str | None:
+    """The version the track stage wrote to `run_info`, when it registered `name` in this store;
+    else None, and the alias decides (a run_info from another store names no version here)."""
+    if not run_info.is_file():
+        return None
+    info = read_json(run_info)
+    if info.get("registered_model") != name or "model_version" not in info:
+        return None
+    if _store(str(info.get("tracking_uri", ""))) != _store(tracking_uri()):
+        print(
+            f"promote: {run_info} names a model in {info.get('tracking_uri')}, not in this "
+            f"store: gating the alias '{CHALLENGER}'"
+        )
+        return None
+    return str(info["model_version"])
+
+
+def _store(uri: str) -> str:
+    database = sqlite_path(uri)
+    return f"sqlite:///{database.resolve()}" if database is not None else uri.rstrip("/")
 
 
 def _search(client: Any, name: str) -> list[Any]:

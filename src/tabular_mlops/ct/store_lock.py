@@ -6,18 +6,14 @@ The lock is an OS file lock (`flock`), so the kernel releases it when its holder
 `kill -9`; the lock file itself stays and means nothing.
 
 Scope: for `sqlite:///path` the lock is `path.lock`, beside the database, so every process that
-can open the database on this machine (any user, any checkout) is serialized. For any other URI
-(a tracking server, a database) the lock is keyed by the URI under a per-user temporary folder:
-it serializes this user's commands on this machine only. Across machines, the workflows'
-`concurrency:` groups serialize the jobs that track or promote.
+can open the database on this machine (any user, any checkout) is serialized. Any other store (a
+tracking server, a database) is shared by machines, so its lock lives in the registry itself
+(ct/registry_lock.py).
 """
 
 from __future__ import annotations
 
-import getpass
-import hashlib
 import sys
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,22 +34,10 @@ def sqlite_path(uri: str) -> Path | None:
     return Path(database) if database and database != ":memory:" else None
 
 
-def lock_path(uri: str) -> Path:
-    """Where the lock for the store at `uri` lives (see the module docstring)."""
+def lock_path(uri: str) -> Path | None:
+    """The lock file of a SQLite store; None for a shared store, locked in its registry."""
     database = sqlite_path(uri)
-    if database is not None:
-        return database.with_name(database.name + ".lock")
-    digest = hashlib.sha256(uri.encode("utf-8")).hexdigest()[:16]
-    folder = Path(tempfile.gettempdir()) / f"tabular-mlops-{_user()}"
-    folder.mkdir(mode=0o700, exist_ok=True)
-    return folder / f"mlflow-store-{digest}.lock"
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
+    return None if database is None else database.with_name(database.name + ".lock")
 
 
 def create_sqlite_store(database: Path) -> None:
@@ -75,10 +59,24 @@ def create_sqlite_store(database: Path) -> None:
 
 
 @contextmanager
-def store_lock(uri: str, command: str, wait: float = WAIT_SECONDS) -> Iterator[Path]:
+def store_lock(uri: str, command: str, model: str, wait: float = WAIT_SECONDS) -> Iterator[str]:
     """Hold the store's lock for the block, creating a missing SQLite store first; say so once
-    when another command holds the lock."""
+    when another command holds the lock. `model` names the registry lock of a shared store."""
+    if sqlite_path(uri) is None:
+        from tabular_mlops.ct import registry
+        from tabular_mlops.ct.registry_lock import registry_lock
+
+        with registry_lock(registry.connect(), model, command, uri, wait) as name:
+            yield name
+        return
+    with _file_lock(uri, command, wait) as path:
+        yield str(path)
+
+
+@contextmanager
+def _file_lock(uri: str, command: str, wait: float) -> Iterator[Path]:
     path = lock_path(uri)
+    assert path is not None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         lock = FileLock(path, mode=0o666)

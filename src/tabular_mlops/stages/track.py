@@ -110,7 +110,7 @@ def log_run(
 
     signature = model_signature(model, train, params)
     uri = tracking_uri()
-    with store_lock(uri, "track"):
+    with store_lock(uri, "track", params.track.registered_model):
         client = registry.connect()
         repaired = registry.repair(client, params.track.experiment, params.track.registered_model)
         if repaired:

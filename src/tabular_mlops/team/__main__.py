@@ -1,0 +1,3 @@
+from tabular_mlops.team.cli import main
+
+main()
