@@ -59,7 +59,7 @@ lint: install ## ruff, actionlint, zizmor (offline) and hadolint on code, workfl
 	ruff format --check src tests benchmarks
 	actionlint
 	zizmor --offline --quiet .github/workflows
-	hadolint Dockerfile
+	hadolint Dockerfile deploy/team/mlflow.Dockerfile
 
 format: install ## Apply ruff's fixes and formatting
 	ruff check --fix src tests benchmarks
@@ -86,15 +86,11 @@ test-e2e: install ## A fork's journey with the real DVC and MLflow
 test-workflows: install ## The GitHub Actions workflows, executed with act
 	$(PYTEST) tests/workflows
 
-dvc-pull: install ## Pull the DVC cache and run-cache, when a remote is configured
-	@if [ -n "$${DVC_REMOTE_URL:-}" ]; then dvc remote add --local --force --default ci "$$DVC_REMOTE_URL"; fi
-	@if dvc remote list | grep -q .; then dvc pull --run-cache --allow-missing; \
-	else echo "dvc-pull: no DVC remote configured; the pipeline runs from scratch"; fi
+dvc-pull: install ## Pull the DVC cache and run-cache, when a remote is configured (DVC_REMOTE_URL)
+	python -m tabular_mlops.team.remote pull
 
-dvc-push: install ## Push the DVC cache and run-cache, when a remote is configured
-	@if [ -n "$${DVC_REMOTE_URL:-}" ]; then dvc remote add --local --force --default ci "$$DVC_REMOTE_URL"; fi
-	@if dvc remote list | grep -q .; then dvc push --run-cache; \
-	else echo "dvc-push: no DVC remote configured; nothing to push"; fi
+dvc-push: install ## Push the DVC cache and run-cache, when a remote is configured (DVC_REMOTE_URL)
+	python -m tabular_mlops.team.remote push
 
 # make report BASE=main OUT=reports/pr-report.md PR=12 FAIL_ON_REGRESSION=1
 BASE ?=
@@ -217,7 +213,7 @@ set-floors: install ## Set gates.metrics floors to the measured metrics minus MA
 	python -m tabular_mlops.init.floors --margin "$(MARGIN)"
 
 # Team mode: shared stores (a DVC remote, an MLflow server) for several clones and the workflows.
-.PHONY: team-up team-down team-status doctor test-team
+.PHONY: team-up team-down team-status doctor test-team bench-team
 
 team-up: install ## Start PostgreSQL, an S3 stand-in and an MLflow server on loopback; write .team.env
 	python -m tabular_mlops.team up
@@ -228,5 +224,11 @@ team-down: install ## Stop what team-up started and remove its state
 team-status: install ## Say which of team-up's servers run
 	python -m tabular_mlops.team status
 
+doctor: install ## Is each team store set, reachable and writable? What the workflows need set
+	python -m tabular_mlops.team.doctor
+
 test-team: install ## Two clones against real team servers (started once for the session)
 	$(PYTEST) tests/team
+
+bench-team: install ## Time a second clone's pull + repro against the first clone's repro (team mode)
+	python benchmarks/team_cache.py

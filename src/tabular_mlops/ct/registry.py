@@ -28,7 +28,7 @@ def connect() -> Any:
     import mlflow
 
     uri = tracking_uri()
-    server.fail_fast()
+    server.client_defaults()
     try:
         mlflow.set_tracking_uri(uri)
         client = mlflow.MlflowClient(uri)

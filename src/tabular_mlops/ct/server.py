@@ -2,7 +2,9 @@
 
 MLflow's client retries a failing request seven times with a growing back-off (minutes in all),
 so a server that is down would look like a hang. Unless the user set them, the commands here
-retry twice, a second apart, and the server is asked once before anything is written.
+retry twice, a second apart, and the server is asked once before anything is written. Artifacts
+come through the server (its proxy), never by presigned URLs straight from the object store:
+clients then need neither the store's network nor its credentials.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ RETRIES = {
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "60",
+    "MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD": "false",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
 }
 HEALTH_TIMEOUT = 10.0
 CREDENTIALS = "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or MLFLOW_TRACKING_TOKEN)"
@@ -27,7 +31,7 @@ def is_server(uri: str) -> bool:
     return uri.startswith(("http://", "https://"))
 
 
-def fail_fast() -> None:
+def client_defaults() -> None:
     for key, value in RETRIES.items():
         os.environ.setdefault(key, value)
 

@@ -24,6 +24,7 @@ from tabular_mlops.core.io import read_model
 from tabular_mlops.core.lineage import tracking_uri
 from tabular_mlops.core.params import DataParams, Params
 from tabular_mlops.core.task import Task, is_classification, model_scores
+from tabular_mlops.ct import server
 from tabular_mlops.serving.compiled import (
     CompiledPipeline,
     Unsupported,
@@ -162,8 +163,14 @@ def load_registered(uri: str, data: DataParams) -> ServedModel:
     from mlflow.exceptions import MlflowException
 
     store = tracking_uri()
+    server.client_defaults()
     mlflow.set_tracking_uri(store)
     client = MlflowClient(tracking_uri=store)
+    if server.is_server(store):
+        try:
+            server.check(client, store)
+        except PipelineError as err:
+            raise PipelineError(f"{uri}: {err}") from None
     name = alias = version = run_id = None
     load_uri = uri
     try:

@@ -186,9 +186,6 @@ def _log(
                 name=name,
             )
         mlflow.log_input(dataset, context="training" if name == "train" else "evaluation")
-    mlflow.log_metrics(numeric_metrics(metrics))
-    if slices:
-        mlflow.log_metrics(numeric_metrics(slices, "slices."))
     logged = mlflow.sklearn.log_model(
         model,
         name="model",
@@ -202,6 +199,11 @@ def _log(
         serialization_format="cloudpickle",
         registered_model_name=params.track.registered_model,
     )
+    # After the model, tagged with it: logged first, MLflow would link each metric to the model
+    # with one request per metric (hundreds, with slices).
+    mlflow.log_metrics(numeric_metrics(metrics), model_id=logged.model_id)
+    if slices:
+        mlflow.log_metrics(numeric_metrics(slices, "slices."), model_id=logged.model_id)
     version = str(logged.registered_model_version)
     mlflow.end_run()
     client.set_registered_model_alias(params.track.registered_model, CHALLENGER, version)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tabular_mlops.core.errors import PipelineError, exits_cleanly
 from tabular_mlops.team import objectstore, postgres, tracking
-from tabular_mlops.team.processes import Started, free_port, port_answers
+from tabular_mlops.team.processes import Started, free_port, port_answers, stop_all
 from tabular_mlops.team.processes import stop as stop_process
 from tabular_mlops.team.state import (
     ENV_FILE,
@@ -87,20 +87,17 @@ def down(env_file: Path) -> list[str]:
     team = Team.load(folder)
     if team is None:
         return [f"team-down: nothing to stop ({folder / 'state.json'} does not exist)"]
-    said = []
-    for name in reversed(SERVICES):
-        started = process(team.services[name]) if name in team.services else None
-        if started is None or not started.alive():
-            said.append(f"team-down: {name} was not running")
-            continue
-        if name == "postgres":
-            try:
-                postgres.stop(team)
-            except PipelineError:
-                stop_process(started)
-        else:
-            stop_process(started)
-        said.append(f"team-down: stopped {name} (pid {started.pid})")
+    found = {name: process(team.services[name]) for name in SERVICES if name in team.services}
+    alive = {name: p for name, p in found.items() if p is not None and p.alive()}
+    said = [f"team-down: {name} was not running" for name in SERVICES if name not in alive]
+    servers = [alive[name] for name in ("mlflow", "s3") if name in alive]
+    stop_all(servers)
+    if "postgres" in alive:
+        try:
+            postgres.stop(team)
+        except PipelineError:
+            stop_all([alive["postgres"]])
+    said += [f"team-down: stopped {name} (pid {p.pid})" for name, p in alive.items()]
     _remove_env_file(env_file, team)
     shutil.rmtree(team.database_home, ignore_errors=True)
     shutil.rmtree(folder, ignore_errors=True)

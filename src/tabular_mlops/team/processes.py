@@ -81,26 +81,29 @@ def _as_user(user: tuple[int, int] | None) -> dict[str, object]:
 
 def stop(process: Started, grace: float = 15.0) -> bool:
     """SIGTERM the process's session (a server's workers with it), then SIGKILL what is left."""
-    if not process.alive():
-        return False
-    members = _session(process.pid)
+    return bool(stop_all([process], grace))
+
+
+def stop_all(processes: list[Started], grace: float = 15.0) -> list[Started]:
+    """`stop` for several at once: all are asked first, then waited for together."""
+    stopping = [process for process in processes if process.alive()]
+    members = [member for process in stopping for member in _session(process.pid)]
     for member in members:
         _signal(member, signal.SIGTERM)
     _gone, left = psutil.wait_procs(members, timeout=grace)
     for member in left:
         _signal(member, signal.SIGKILL)
     psutil.wait_procs(left, timeout=5)
-    return True
+    return stopping
 
 
 def _session(pid: int) -> list[psutil.Process]:
+    """The process, its descendants, and, only when it leads its own session (as `spawn` makes
+    it), the session's other members: workers whose parent died are still in it."""
     leader = psutil.Process(pid)
     members = [leader, *leader.children(recursive=True)]
-    try:
-        sid = os.getsid(pid)
-        members += [p for p in psutil.process_iter() if p not in members and _sid(p.pid) == sid]
-    except OSError:
-        pass
+    if _sid(pid) == pid:
+        members += [p for p in psutil.process_iter() if p not in members and _sid(p.pid) == pid]
     return members
 
 

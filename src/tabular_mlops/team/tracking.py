@@ -8,13 +8,17 @@ import sys
 from tabular_mlops.team.processes import Started, http_ok, spawn, wait_until
 from tabular_mlops.team.state import ARTIFACT_BUCKET, MLFLOW_USER, Team
 
-WORKERS = 2
+WORKERS = 1
+#: Without a cache the server hashes the password (PBKDF2) on every request, and logging a model
+#: makes one request per metric: seconds become minutes. A changed password takes this long.
+AUTH_CACHE_SECONDS = 300
 AUTH_CONFIG = """[mlflow]
 default_permission = READ
 database_uri = {database}
 admin_username = {user}
 admin_password = {password}
 authorization_function = mlflow.server.auth:authenticate_request_basic_auth
+auth_cache_ttl_seconds = {cache_seconds}
 """
 
 
@@ -26,6 +30,7 @@ def start(team: Team, env: dict[str, str]) -> Started:
             database=team.database_uri("mlflow_auth"),
             user=MLFLOW_USER,
             password=team.mlflow_password,
+            cache_seconds=AUTH_CACHE_SECONDS,
         ),
         encoding="utf-8",
     )

@@ -1,0 +1,78 @@
+"""Team mode against real servers: the loopback stand-in (`make team-up`) and clones of a fork.
+
+Clone A starts from the pipeline `make repro` ran at the repository root (the same code, data and
+params), so its own `make repro` runs only `track`, for a registered model of its own on the team
+server: these tests are about what the team stores share, and training twice proves nothing
+more (benchmarks/team_cache.py times the full first run against the second clone's).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tabular_mlops.core.params import Params, load_params
+from tests.e2e.conftest import Workspace, copy_project, fork_env
+from tests.team_servers import RunningTeam, running_team
+from tests.workflows.conftest import ENV_DIR, UV, set_param
+
+ROOT = Path(__file__).resolve().parents[2]
+#: params.yaml `paths` of the pipeline's outputs, copied from the repository root's run.
+OUTPUTS = ("validation", "train", "test", "model", "metrics", "slices", "plots")
+STAGES_BEFORE_TRACK = ("validate", "prepare", "train", "evaluate")
+QUICK_CLIENT = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}
+
+
+@dataclass
+class Clone(Workspace):
+    params: Params
+
+    def make(self, *target: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return self.run("make", "--no-print-directory", *target, *self.make_args(), check=check)
+
+    @staticmethod
+    def make_args() -> list[str]:
+        return [f"VENV={ENV_DIR}", f"UV={UV}"]
+
+    def run_info(self) -> dict[str, str]:
+        import json
+
+        return json.loads((self.path / self.params.paths.run_info).read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningTeam]:
+    with (
+        running_team(tmp_path_factory.mktemp("team")) as running,
+        pytest.MonkeyPatch.context() as patch,
+    ):
+        for key in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
+            patch.setenv(key, running.env[key])
+        yield running
+
+
+def new_clone(path: Path, team: RunningTeam, model: str) -> Clone:
+    """A fork with the root's pipeline results and its own registered model, set up as a team
+    member's clone: the team's variables in its environment."""
+    path.mkdir(parents=True)
+    copy_project(path)
+    params = load_params(ROOT / "params.yaml")
+    for key in OUTPUTS:
+        source = ROOT / getattr(params.paths, key)
+        if not source.exists() or not (ROOT / "dvc.lock").is_file():
+            pytest.fail(f"{source}: not found (run `make repro` first)", pytrace=False)
+        target = path / getattr(params.paths, key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        (shutil.copytree if source.is_dir() else shutil.copy2)(source, target)
+    shutil.copy2(ROOT / "dvc.lock", path / "dvc.lock")
+    set_param(path / "params.yaml", "track", "registered_model", model)
+    set_param(path / "params.yaml", "track", "experiment", model)
+    clone = Clone(path, fork_env(path) | team.env | QUICK_CLIENT, load_params(path / "params.yaml"))
+    clone.git("init", "-q", "-b", "main")
+    clone.dvc("commit", "--force", "--quiet", *STAGES_BEFORE_TRACK)
+    return clone

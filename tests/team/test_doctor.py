@@ -1,0 +1,215 @@
+"""`make doctor` and the DVC remote wrapper against a real loopback team (`make team-up`).
+
+The servers are started once for the module, with their state in the test's own folder, and
+stopped at the end. The doctor runs in copies of the project's settings (params.yaml, the
+workflows) with a DVC project of their own, so a developer's .dvc/config.local or mlflow.db
+cannot change what it reports. The scenarios that leave the servers as they are run side by side
+(the one without variables while the servers start); stopping the MLflow server comes last.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tabular_mlops.team.processes import Started, stop
+from tabular_mlops.team.state import read_env_file
+
+ROOT = Path(__file__).resolve().parents[2]
+CLIENT_PREFIXES = ("MLFLOW_", "AWS_", "DVC_REMOTE", "TEAM_", "DOCTOR_")
+STATUSES = {"OK", "not set", "FAIL", "skipped"}
+PARTS = ("MLflow tracking", "model registry", "DVC remote")
+
+
+def clean_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(CLIENT_PREFIXES)}
+    return env | {"PYTHONPATH": str(ROOT / "src")}
+
+
+def without(env: dict[str, str], *prefixes: str) -> dict[str, str]:
+    return {k: v for k, v in env.items() if not k.startswith(prefixes)}
+
+
+def team(command: str, base: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "tabular_mlops.team", command, "--env-file", "team.env"],
+        cwd=base,
+        env=clean_env() | {"TEAM_DIR": str(base / "team")},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, f"team {command}: {done.stdout}\n{done.stderr}"
+
+
+def new_project(folder: Path) -> Path:
+    """The project's settings and a DVC project with one tracked file, nothing else."""
+    folder.mkdir()
+    shutil.copy(ROOT / "params.yaml", folder / "params.yaml")
+    shutil.copytree(ROOT / ".github/workflows", folder / ".github/workflows")
+    run = {"cwd": folder, "check": True, "capture_output": True, "env": clean_env()}
+    subprocess.run([sys.executable, "-m", "dvc", "init", "--no-scm", "-q"], **run)
+    (folder / "probe.txt").write_text("tracked by DVC\n", encoding="utf-8")
+    subprocess.run([sys.executable, "-m", "dvc", "add", "-q", "probe.txt"], **run)
+    return folder
+
+
+def command(module: str, args: list[str], cwd: Path, env: dict[str, str]) -> Any:
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=cwd,
+        env=clean_env() | env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+
+@dataclass(frozen=True)
+class Report:
+    """What `make doctor` said: its exit code, each part's line, its summary."""
+
+    code: int
+    parts: dict[str, str]
+    summary: str
+    stderr: str
+
+
+def doctor(project: Path, env: dict[str, str]) -> Report:
+    done = command("tabular_mlops.team.doctor", [], project, {"DOCTOR_TIMEOUT": "60"} | env)
+    lines = done.stdout.splitlines()
+    parts = {line[9:25].strip(): line for line in lines if line[:8].strip() in STATUSES}
+    return Report(done.returncode, parts, lines[-1] if lines else "", done.stderr)
+
+
+@dataclass(frozen=True)
+class Team:
+    folder: Path
+    env: dict[str, str]
+    project: Path
+    unset: Report  # the doctor with no variables, run while the servers start
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Team]:
+    base = tmp_path_factory.mktemp("doctor-team")
+    with ThreadPoolExecutor(1) as pool:
+        project = new_project(base / "project")
+        unset = pool.submit(doctor, project, {})
+        try:
+            team("up", base)
+            yield Team(base / "team", read_env_file(base / "team.env"), project, unset.result())
+        finally:
+            team("down", base)
+
+
+@pytest.fixture(scope="module")
+def seen(servers: Team, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The scenarios that leave the servers running, side by side."""
+    env, project = servers.env, servers.project
+    pusher = new_project(tmp_path_factory.mktemp("doctor-push") / "project")
+
+    def pushes() -> list[Any]:
+        dvc_env = without(env, "MLFLOW_")
+        module = "tabular_mlops.team.remote"
+        wrong = command(module, ["push"], pusher, dvc_env | {"AWS_SECRET_ACCESS_KEY": "wrong"})
+        return [wrong, command(module, ["push"], pusher, dvc_env)]
+
+    wrong = {"MLFLOW_TRACKING_PASSWORD": "wrong", "AWS_SECRET_ACCESS_KEY": "wrong"}
+    scenarios: dict[str, Callable[[], Any]] = {
+        "healthy": lambda: doctor(project, env),
+        "wrong credentials": lambda: doctor(project, env | wrong),
+        "push": pushes,
+    }
+    with ThreadPoolExecutor(len(scenarios)) as pool:
+        futures = {name: pool.submit(call) for name, call in scenarios.items()}
+        return {name: future.result() for name, future in futures.items()}
+
+
+def probes_left(env: dict[str, str]) -> list[str]:
+    """Registered models and objects named like the doctor's write probes."""
+    import boto3
+    from mlflow import MlflowClient
+
+    names = [m.name for m in MlflowClient(env["MLFLOW_TRACKING_URI"]).search_registered_models()]
+    bucket = env["DVC_REMOTE_URL"].removeprefix("s3://").split("/", 1)[0]
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        region_name=env["AWS_DEFAULT_REGION"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+    )
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    return [name for name in [*names, *keys] if "doctor" in name]
+
+
+def test_every_part_is_green_with_the_team_variables(servers, seen, monkeypatch) -> None:
+    report, env = seen["healthy"], servers.env
+    assert (report.code, report.stderr) == (0, ""), report
+    assert all(report.parts[part].startswith("OK ") for part in PARTS), report.parts
+    assert env["MLFLOW_TRACKING_URI"] in report.parts["MLflow tracking"]
+    assert env["DVC_REMOTE_URL"] in report.parts["DVC remote"]
+    assert report.summary.startswith("doctor: 3 OK, 0 not set, 0 FAIL")
+    for key in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
+        monkeypatch.setenv(key, env[key])
+    assert probes_left(env) == []
+    assert not (servers.project / ".dvc/config.local").exists()
+
+
+def test_nothing_set_is_fine(servers) -> None:
+    report = servers.unset
+    assert report.code == 0, report
+    assert all(report.parts[part].startswith("not set ") for part in PARTS), report.parts
+    assert report.summary.startswith("doctor: 0 OK, 3 not set, 0 FAIL")
+
+
+def test_a_wrong_mlflow_password_fails_naming_the_variables(servers, seen) -> None:
+    report = seen["wrong credentials"]
+    assert report.code == 1, report
+    line = report.parts["MLflow tracking"]
+    assert line.startswith("FAIL ") and servers.env["MLFLOW_TRACKING_URI"] in line
+    assert "refused the credentials" in line and "MLFLOW_TRACKING_PASSWORD" in line
+    assert report.parts["model registry"].startswith("skipped ")
+
+
+def test_a_wrong_s3_secret_fails_naming_the_variables(servers, seen) -> None:
+    report = seen["wrong credentials"]
+    line = report.parts["DVC remote"]
+    assert line.startswith("FAIL ") and servers.env["DVC_REMOTE_URL"] in line
+    assert "refused the credentials" in line and "AWS_SECRET_ACCESS_KEY" in line
+    assert report.summary.startswith("doctor: 0 OK, 0 not set, 2 FAIL, 1 skipped")
+
+
+def test_dvc_push_with_a_wrong_key_is_one_line_and_exit_2(servers, seen) -> None:
+    wrong, right = seen["push"]
+    url = servers.env["DVC_REMOTE_URL"]
+    assert wrong.returncode == 2
+    assert len(wrong.stderr.splitlines()) == 1, wrong.stderr
+    assert wrong.stderr.startswith(f"error: dvc-push: DVC remote {url} refused the credentials")
+    assert "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY" in wrong.stderr
+    assert right.returncode == 0, right.stderr
+    assert right.stdout.strip().endswith(f"1 file pushed ({url})")
+
+
+def test_a_stopped_mlflow_server_fails_and_the_rest_is_still_checked(servers, seen) -> None:
+    state = json.loads((servers.folder / "state.json").read_text(encoding="utf-8"))
+    mlflow = state["services"]["mlflow"]
+    assert stop(Started(mlflow["pid"], mlflow["started"]), grace=1)
+    report = doctor(servers.project, servers.env)
+    assert report.code == 1, report
+    line = report.parts["MLflow tracking"]
+    assert line.startswith("FAIL ") and servers.env["MLFLOW_TRACKING_URI"] in line
+    assert "does not answer" in line and "MLFLOW_TRACKING_URI" in line
+    assert report.parts["model registry"].startswith("skipped ")
+    assert report.parts["DVC remote"].startswith("OK ")
