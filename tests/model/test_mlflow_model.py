@@ -4,13 +4,16 @@ the task's scores (probabilities, or values for regression), also through MLflow
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
+from urllib.parse import urlparse
 
 import numpy as np
 import pytest
 
 from tabular_mlops.core.params import Params
 from tabular_mlops.core.task import PRIMARY, model_scores
+from tabular_mlops.ct import server
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,8 +45,12 @@ def assert_same_predictions(local: str, params: Params, features) -> None:
     np.testing.assert_allclose(served, expected, rtol=1e-12, atol=1e-12)
 
 
-def test_logged_model_predicts_like_the_model_file(params: Params, features) -> None:
-    """The very model the pipeline's run logged, from the store that run wrote to."""
+def test_logged_model_predicts_like_the_model_file(
+    params: Params, features, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The very model the pipeline's run logged, from the store that run wrote to: its files on
+    this machine, or fetched through a tracking server's proxy as the project's clients fetch
+    them (ct/server.py: no presigned URLs, few retries)."""
 
     run_info = ROOT / params.paths.run_info
     if not run_info.is_file():
@@ -70,8 +77,17 @@ def test_logged_model_predicts_like_the_model_file(params: Params, features) -> 
             "replaced since the last `make repro` (re-log it with `dvc repro -f track`)",
             pytrace=False,
         )
-    location = logged.artifact_location.removeprefix("file://")
-    local = str(location if Path(location).is_absolute() else ROOT / location)
+    if urlparse(logged.artifact_location).scheme not in ("", "file"):
+        from mlflow.artifacts import download_artifacts
+
+        for key, value in server.RETRIES.items():
+            monkeypatch.setenv(key, os.environ.get(key, value))
+        local = download_artifacts(
+            artifact_uri=logged.artifact_location, tracking_uri=store, dst_path=str(tmp_path)
+        )
+    else:
+        location = logged.artifact_location.removeprefix("file://")
+        local = str(location if Path(location).is_absolute() else ROOT / location)
     assert_same_predictions(local, params, features)
 
 

@@ -82,6 +82,29 @@ def test_references_are_found_with_their_job_environment_and_default(workflow_di
     assert found[("STORE_URL", "production")].where == "environment production"
 
 
+CHOSEN_ENVIRONMENT = """
+name: Chosen
+on: [push, pull_request]
+jobs:
+  test:
+    runs-on: ${{ vars.BIG_RUNNER || 'ubuntu-latest' }}
+    environment: ${{ github.ref == 'refs/heads/main' && 'training' || '' }}
+    env:
+      STORE_PASSWORD: ${{ secrets.STORE_PASSWORD }}
+    steps:
+      - run: echo
+"""
+
+
+def test_a_chosen_environment_is_named_and_a_runner_is_the_repositorys(tmp_path: Path) -> None:
+    """A job's runner is chosen before it enters its environment, so RUNNER-like variables are
+    set on the repository; the secrets of a job that enters an environment on some runs only
+    are set in that environment."""
+    (tmp_path / "chosen.yml").write_text(CHOSEN_ENVIRONMENT, encoding="utf-8")
+    found = by_name(workflows.settings(workflows.references(tmp_path)))
+    assert set(found) == {("BIG_RUNNER", None), ("STORE_PASSWORD", "training")}
+
+
 def test_the_project_workflows_list_every_secret_and_variable_they_name() -> None:
     folder = ROOT / ".github/workflows"
     text = "\n".join(path.read_text(encoding="utf-8") for path in folder.glob("*.yml"))

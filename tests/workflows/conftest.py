@@ -23,6 +23,7 @@ import pytest
 import yaml
 
 from tests.e2e.conftest import copy_project
+from tests.workflows.settings import runner_labels
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -171,8 +172,6 @@ class Fork:
             f".github/workflows/{workflow}",
             "-e",
             str(event_file),
-            "-P",
-            "ubuntu-latest=-self-hosted",
             "--action-cache-path",
             str(run_dir / "cache"),
             "--no-cache-server",
@@ -197,6 +196,8 @@ class Fork:
             command += ["-s", f"{key}={value}"]
         for key, value in (variables or {}).items():
             command += ["--var", f"{key}={value}"]
+        for label in runner_labels(variables or {}):
+            command += ["-P", f"{label}=-self-hosted"]
         for action, sha in pinned_actions():
             if action in STAND_IN_FOR:
                 command += [
@@ -223,7 +224,7 @@ class Fork:
 def clean_env() -> dict[str, str]:
     """The test process's environment without what would leak into a workflow run, with the uv
     that built this environment on PATH (as setup-uv would put it there)."""
-    drop = ("MLFLOW_", "GITHUB_", "DVC_", "VIRTUAL_ENV", "PYTHONPATH", "ACT")
+    drop = ("MLFLOW_", "GITHUB_", "DVC_", "AWS_", "VIRTUAL_ENV", "PYTHONPATH", "ACT")
     env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
     env.update({k: v for k, v in GIT_ENV.items() if k.startswith("GIT_")})
     env["PATH"] = f"{uv_only_dir()}{os.pathsep}{env['PATH']}"

@@ -15,9 +15,14 @@ PUSH = {"ref": "refs/heads/main", "repository": {"default_branch": "main"}}
 def test_ci_passes_on_good_data_and_reuses_the_dvc_remote(
     fork_with_results: Fork, results: Results
 ) -> None:
-    run = fork_with_results.act(
-        "push", "ci.yml", PUSH, variables={"DVC_REMOTE_URL": str(results.dvc_remote)}
-    )
+    """With the runner variables set, the job runs on the runner TRAIN_RUNNER names: act is given
+    only the two named runners, not GitHub's default."""
+    variables = {
+        "DVC_REMOTE_URL": str(results.dvc_remote),
+        "TRAIN_RUNNER": "gpu-large",
+        "RUNNER": "small",
+    }
+    run = fork_with_results.act("push", "ci.yml", PUSH, variables=variables)
     assert run.returncode == 0, run.failure_summary()
     for step in (
         "Lint (ruff, actionlint, zizmor)",

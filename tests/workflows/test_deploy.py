@@ -46,8 +46,8 @@ def test_deploy_promotes_only_through_the_gate(
 ) -> None:
     name = params.track.registered_model
     registry.parent.mkdir()
-    secrets = {"MLFLOW_TRACKING_URI": f"sqlite:///{registry}"}
-    first = fork_with_results.act("push", "deploy.yml", PUSH, secrets=secrets)
+    variables = {"MLFLOW_TRACKING_URI": f"sqlite:///{registry}"}
+    first = fork_with_results.act("push", "deploy.yml", PUSH, variables=variables)
     assert first.returncode == 0, first.failure_summary()
     for step in (
         "Promote the challenger through the gate",
@@ -67,7 +67,7 @@ def test_deploy_promotes_only_through_the_gate(
     raw["train"][params.train.model].update(CANNOT_LEARN[params.train.model])
     settings.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
     fork_with_results.commit_all("A model that cannot learn: a leaf larger than the data")
-    second = fork_with_results.act("push", "deploy.yml", PUSH, secrets=secrets)
+    second = fork_with_results.act("push", "deploy.yml", PUSH, variables=variables)
     assert second.returncode != 0
     assert second.step_failed("Model tests")
     assert not second.step_succeeded("Promote the challenger through the gate")

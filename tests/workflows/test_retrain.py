@@ -4,12 +4,13 @@ of data means a retrained, tested, gated model proposed in a pull request, never
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from pathlib import Path
 
 import yaml
 
 from tabular_mlops.core.params import Params
-from tests.workflows.conftest import REPOSITORY, Fork
+from tests.workflows.conftest import REPOSITORY, Fork, Results
 
 REPOSITORY_EVENT = {"full_name": REPOSITORY, "default_branch": "main"}
 
@@ -35,10 +36,18 @@ def tolerate_any_change(path: Path) -> None:
     path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
 
 
+def run_cache_entries(remote: Path) -> set[Path]:
+    return {path.relative_to(remote) for path in (remote / "runs").rglob("*") if path.is_file()}
+
+
 def test_new_data_is_retrained_tested_gated_and_proposed_in_a_pull_request(
-    fork_with_results: Fork, params: Params
+    fork_with_results: Fork, results: Results, params: Params, tmp_path: Path
 ) -> None:
+    """The retrained model that passed the tests and the gate is pushed to the DVC remote with
+    its run-cache, so the pull request's dvc.lock can be pulled instead of retrained."""
     fork = fork_with_results
+    remote = shutil.copytree(results.dvc_remote, tmp_path / "dvc-remote")
+    cached_before = run_cache_entries(remote)
     tolerate_any_change(fork.path / "params.yaml")
     fork.make("simulate", "ROWS=600", "SEED=11", "BATCH=data/incoming/batch-new.csv")
     fork.commit_all("A new batch of rows arrives")
@@ -46,6 +55,7 @@ def test_new_data_is_retrained_tested_gated_and_proposed_in_a_pull_request(
         "repository_dispatch",
         "retrain.yml",
         {"action": "new-data", "client_payload": {}, "repository": REPOSITORY_EVENT},
+        variables={"DVC_REMOTE_URL": str(remote)},
     )
     assert run.returncode == 0, run.failure_summary()
     for step in ("Retrain", "Model tests", "Gate against the committed model and build the report"):
@@ -60,3 +70,10 @@ def test_new_data_is_retrained_tested_gated_and_proposed_in_a_pull_request(
     assert seen["dvc_lock"] != seen["head_dvc_lock"]
     assert seen["body"].startswith("<!-- tabular-mlops:pr-report")
     assert params.paths.raw in seen["body"]
+    [model] = [
+        out
+        for out in yaml.safe_load(seen["dvc_lock"])["stages"]["train"]["outs"]
+        if out["path"] == params.paths.model
+    ]
+    assert (remote / "files" / "md5" / model["md5"][:2] / model["md5"][2:]).is_file()
+    assert run_cache_entries(remote) > cached_before

@@ -12,24 +12,23 @@ import pytest
 import yaml
 
 from tests.workflows.conftest import ROOT, STAND_IN_FOR, WORKFLOWS
+from tests.workflows.settings import DVC_CREDENTIALS, LOCATIONS, MLFLOW_CREDENTIALS, RUNNERS
+from tests.workflows.workflow_files import (
+    EVERY_JOB,
+    FILES,
+    environment_names,
+    evaluate,
+    jobs_of_every_workflow,
+    load,
+    runs_of,
+    runs_project_code,
+    secrets_of,
+    steps,
+    triggers,
+)
 
 BIN = Path(sys.executable).parent
-FILES = sorted(WORKFLOWS.glob("*.yml"))
 PINNED = re.compile(r"^\s*(?:-\s*)?uses:\s*([\w.-]+/[\w./-]+)@([0-9a-f]{40}) # v\d+(\.\d+){0,2}$")
-
-
-def load(path: Path) -> dict[str, Any]:
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
-
-
-def triggers(workflow: dict[str, Any]) -> dict[str, Any]:
-    # YAML 1.1 reads the key `on` as True.
-    on = workflow.get("on", workflow.get(True))
-    return on if isinstance(on, dict) else {name: None for name in ([on] if on else [])}
-
-
-def steps(workflow: dict[str, Any]) -> list[dict[str, Any]]:
-    return [step for job in workflow["jobs"].values() for step in job.get("steps", [])]
 
 
 def test_there_is_a_workflow_for_each_part_of_the_product() -> None:
@@ -123,47 +122,101 @@ def test_retraining_never_pushes_the_default_branch_and_runs_one_at_a_time() -> 
     assert not any("git push" in step.get("run", "") for step in steps(workflow))
 
 
-def jobs_of_every_workflow() -> list[tuple[str, str, dict[str, Any]]]:
-    return [(path.stem, name, job) for path in FILES for name, job in load(path)["jobs"].items()]
-
-
-EVERY_JOB = pytest.mark.parametrize(
-    ("workflow", "name", "job"),
-    jobs_of_every_workflow(),
-    ids=lambda value: value if isinstance(value, str) else "",
-)
-
-
-def runs_project_code(job: dict[str, Any]) -> bool:
-    return any(
-        "make " in step.get("run", "") or "python" in step.get("run", "")
-        for step in job.get("steps", [])
-    )
-
-
 @EVERY_JOB
-def test_a_job_with_a_write_token_runs_none_of_the_projects_code(
+def test_a_job_with_a_write_token_holds_no_secret_and_runs_none_of_the_projects_code(
     workflow: str, name: str, job: dict[str, Any]
 ) -> None:
     """Models are pickles: code that loads what a DVC remote or an artifact holds must not hold
-    a token that can push, comment, open issues or dispatch workflows."""
+    a token that can push, comment, open issues or dispatch workflows, and the jobs that hold
+    one take no secret they could leak."""
     if "write" in job["permissions"].values():
         assert not runs_project_code(job), f"{workflow}/{name}"
         assert not any("setup-uv" in step.get("uses", "") for step in job["steps"])
+        assert not secrets_of(job) and "environment" not in job, f"{workflow}/{name}"
 
 
 @EVERY_JOB
-def test_a_job_with_secrets_loads_only_what_it_built_or_its_own_registry_holds(
+def test_every_job_runs_on_a_runner_from_a_variable_with_ubuntu_latest_as_default(
     workflow: str, name: str, job: dict[str, Any]
 ) -> None:
-    """Only deploy, in the protected environment, holds the registry's secret; it pulls no DVC
-    remote and restores no cache, so every model it unpickles was trained by it or promoted by
-    an earlier deploy."""
-    if "secrets." in yaml.safe_dump(job):
-        assert (workflow, name) == ("deploy", "deploy")
-        assert job["environment"] == "production"
-        runs = " ".join(step.get("run", "") for step in job["steps"])
-        assert "dvc-pull" not in runs and "refresh-data" not in runs
+    """A team sends the jobs that may train (those that run `make repro`) to a larger or GPU
+    runner with TRAIN_RUNNER, every other job with RUNNER; unset, both are GitHub's."""
+    variable = "TRAIN_RUNNER" if "make repro" in runs_of(job) else "RUNNER"
+    assert job["runs-on"] == f"${{{{ vars.{variable} || 'ubuntu-latest' }}}}", f"{workflow}/{name}"
+
+
+@EVERY_JOB
+def test_secrets_are_read_only_behind_an_environment(
+    workflow: str, name: str, job: dict[str, Any]
+) -> None:
+    """An environment's secrets reach a job only from the branches its protection rules allow,
+    so unreviewed code never holds the shared stores' credentials."""
+    if secrets_of(job):
+        assert job.get("environment"), f"{workflow}/{name} reads secrets outside an environment"
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
+def test_credentials_are_secrets_and_locations_are_variables(path: Path) -> None:
+    workflow = load(path)
+    assert "secrets." not in yaml.safe_dump(workflow.get("env", {}))
+    text = path.read_text(encoding="utf-8")
+    assert set(re.findall(r"\bsecrets\.(\w+)", text)) <= MLFLOW_CREDENTIALS | DVC_CREDENTIALS
+    assert set(re.findall(r"\bvars\.(\w+)", text)) <= LOCATIONS | RUNNERS
+
+
+def test_which_jobs_hold_which_credentials() -> None:
+    """The jobs that reproduce the pipeline against the shared stores, each with the least it
+    needs and a read-only token: CI and retraining log to MLflow and share the DVC cache, the
+    drift watch only reads the DVC cache, deploy only talks to the registry."""
+    held = {
+        (workflow, name): (environment_names(job), secrets_of(job), job["permissions"])
+        for workflow, name, job in jobs_of_every_workflow()
+        if secrets_of(job)
+    }
+    read_only = {"contents": "read"}
+    assert held == {
+        ("ci", "test"): ({"training"}, MLFLOW_CREDENTIALS | DVC_CREDENTIALS, read_only),
+        ("retrain", "retrain"): ({"training"}, MLFLOW_CREDENTIALS | DVC_CREDENTIALS, read_only),
+        ("drift", "drift"): ({"training"}, DVC_CREDENTIALS, read_only),
+        ("deploy", "deploy"): ({"production"}, MLFLOW_CREDENTIALS, read_only),
+    }
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
+def test_a_pull_request_or_a_branch_runs_without_an_environment(path: Path) -> None:
+    """A fork's pull request gets no secret at all, and a branch or a same-repository pull
+    request must not get the shared stores' credentials: jobs that run on those events enter
+    their environment only on a push to main, so they work with no secrets, from scratch."""
+    workflow = load(path)
+    on = triggers(workflow)
+    cases = [("pull_request", "refs/pull/1/merge")] if "pull_request" in on else []
+    if "push" in on:
+        branches = (on["push"] or {}).get("branches", ["main", "feature"])
+        cases += [("push", f"refs/heads/{branch}") for branch in branches]
+    for name, job in workflow["jobs"].items():
+        if "environment" in job:
+            for event, ref in cases:
+                main_push = (event, ref) == ("push", "refs/heads/main")
+                entered = evaluate(job["environment"], event, ref)
+                assert bool(entered) == main_push, f"{path.stem}/{name} on {event} {ref}"
+
+
+def test_the_shared_stores_are_read_before_repro_and_written_only_after_the_tests() -> None:
+    """CI writes the DVC remote only on a push to main, retraining only once its model passed
+    the model tests and the gate; deploy neither reads nor writes it."""
+    ci, retrain, drift = (load(WORKFLOWS / f"{n}.yml")["jobs"] for n in ("ci", "retrain", "drift"))
+    for job in (ci["test"], retrain["retrain"], drift["drift"]):
+        runs = [step.get("run", "") for step in job["steps"]]
+        assert runs.index("make dvc-pull") < runs.index("make repro")
+    for job, after in ((ci["test"], "make test-model"), (retrain["retrain"], "make report")):
+        runs = [step.get("run", "") for step in job["steps"]]
+        push = next(i for i, run in enumerate(runs) if run == "make dvc-push")
+        assert push > max(i for i, run in enumerate(runs) if run.startswith(after))
+    [ci_push] = [step for step in ci["test"]["steps"] if step.get("run") == "make dvc-push"]
+    assert evaluate(f"${{{{ {ci_push['if']} }}}}", "push", "refs/heads/main")
+    assert not evaluate(f"${{{{ {ci_push['if']} }}}}", "push", "refs/heads/feature")
+    assert not evaluate(f"${{{{ {ci_push['if']} }}}}", "pull_request", "refs/pull/1/merge")
+    assert "make dvc-push" not in runs_of(drift["drift"])
 
 
 def test_deploy_runs_in_a_protected_environment_without_restored_caches() -> None:
@@ -219,13 +272,14 @@ def test_dependabot_updates_the_actions_and_the_uv_lock() -> None:
 def test_actionlint_and_zizmor_report_nothing() -> None:
     lint = subprocess.run([BIN / "actionlint"], cwd=ROOT, capture_output=True, text=True)
     assert lint.returncode == 0, lint.stdout
-    audit = subprocess.run(
-        [BIN / "zizmor", "--offline", "--quiet", ".github/workflows"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
-    assert audit.returncode == 0, audit.stdout
+    for persona in ("regular", "auditor"):
+        audit = subprocess.run(
+            [BIN / "zizmor", "--offline", "--quiet", f"--persona={persona}", ".github/workflows"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
+        assert audit.returncode == 0, f"{persona}: {audit.stdout}"
 
 
 def test_zizmor_and_actionlint_would_catch_an_injection(tmp_path: Path) -> None:

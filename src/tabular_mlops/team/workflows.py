@@ -28,6 +28,11 @@ REFERENCE = re.compile(
     r"(?<![\w.])(secrets|vars)\s*(?:\.\s*([A-Za-z_][A-Za-z0-9_]*)|\[\s*'([A-Za-z_][A-Za-z0-9_]*)'\s*\])"
 )
 DEFAULT = re.compile(r"^\s*\|\|\s*'([^']*)'")
+#: A string compared with something in an expression: a condition, never a chosen name.
+COMPARED = re.compile(r"(?:==|!=)\s*'[^']*'|'[^']*'\s*(?:==|!=)")
+#: A job's keys GitHub evaluates before the job enters its environment: the variables they read
+#: are the repository's (or the organization's), never the environment's.
+BEFORE_ENVIRONMENT = ("runs-on", "if", "environment", "concurrency", "strategy")
 #: Set by GitHub itself, never by a fork.
 AUTOMATIC = {"GITHUB_TOKEN"}
 KINDS = {"secrets": "secret", "vars": "variable"}
@@ -87,10 +92,18 @@ def _walk(node: Any, key: str | None = None) -> Iterator[tuple[str | None, str]]
 
 
 def _environment(job: dict[str, Any]) -> str | None:
+    """The environment a job enters; of a chosen one (`${{ cond && 'training' || '' }}`), the
+    name it can choose, which is where its secrets are set."""
     environment = job.get("environment")
     if isinstance(environment, dict):
         environment = environment.get("name")
-    return str(environment) if environment else None
+    if not environment:
+        return None
+    text = str(environment)
+    if EXPRESSION.search(text):
+        chosen = re.findall(r"'([^']+)'", COMPARED.sub("", text))
+        return " or ".join(dict.fromkeys(chosen)) or None
+    return text
 
 
 def _references(
@@ -120,7 +133,10 @@ def references(folder: Path = WORKFLOWS) -> list[Reference]:
         found += _references(top, path.name, None, None)
         for job_id, job in jobs.items():
             if isinstance(job, dict):
-                found += _references(job, path.name, str(job_id), _environment(job))
+                early = {key: value for key, value in job.items() if key in BEFORE_ENVIRONMENT}
+                rest = {key: value for key, value in job.items() if key not in BEFORE_ENVIRONMENT}
+                found += _references(early, path.name, str(job_id), None)
+                found += _references(rest, path.name, str(job_id), _environment(job))
     return found
 
 
