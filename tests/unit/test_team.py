@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tabular_mlops.core.errors import PipelineError
 from tabular_mlops.team import cli
 from tabular_mlops.team.processes import Started, identify, stop
 from tabular_mlops.team.state import Service, Team, read_env_file, write_env_file
@@ -106,3 +107,28 @@ def test_down_keeps_an_env_file_that_names_another_team(
 
     assert env_file.exists()
     assert not (tmp_path / "team").exists()
+
+
+@pytest.mark.parametrize("text", ["{not json", '{"services": 3}', "[]"])
+def test_a_damaged_state_file_is_one_line_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str
+) -> None:
+    (tmp_path / "team").mkdir()
+    (tmp_path / "team" / "state.json").write_text(text)
+    monkeypatch.setenv("TEAM_DIR", str(tmp_path / "team"))
+
+    with pytest.raises(PipelineError, match=r"state\.json: not a state team-up wrote"):
+        cli.status()
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "70000", "-5"])
+def test_a_bad_port_variable_is_refused_by_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("TEAM_DIR", str(tmp_path / "team"))
+    monkeypatch.setenv("TEAM_MLFLOW_PORT", value)
+
+    with pytest.raises(PipelineError, match=rf"TEAM_MLFLOW_PORT='{value}': not a port number"):
+        cli.up(tmp_path / ".team.env")
+
+    assert not (tmp_path / ".team.env").exists()

@@ -53,8 +53,7 @@ def up(env_file: Path) -> Team:
     team = Team.load(folder) or Team(folder, database_home(folder))
     for name in SERVICES:
         if name not in team.services:
-            chosen = os.environ.get(PORT_VARIABLES[name])
-            team.services[name] = Service(port=int(chosen) if chosen else free_port())
+            team.services[name] = Service(port=_port(PORT_VARIABLES[name]))
     team.save()
     env = server_env()
     if not running(team, "postgres"):
@@ -74,6 +73,15 @@ def up(env_file: Path) -> Team:
         print(f"team-up: MLflow server started on {team.mlflow_uri()}")
     write_env_file(env_file, team.client_env())
     return team
+
+
+def _port(variable: str) -> int:
+    chosen = os.environ.get(variable, "").strip()
+    if not chosen:
+        return free_port()
+    if not chosen.isdigit() or not 0 < int(chosen) < 65536:
+        raise PipelineError(f"{variable}={chosen!r}: not a port number (1-65535)")
+    return int(chosen)
 
 
 def _record(team: Team, name: str, started: Started) -> None:

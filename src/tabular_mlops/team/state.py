@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tabular_mlops.core.errors import PipelineError
 from tabular_mlops.core.io import atomic_path
 
 ENV_FILE = ".team.env"
@@ -95,17 +96,23 @@ class Team:
 
     @classmethod
     def load(cls, folder: Path) -> Team | None:
+        path = folder / STATE_FILE
         try:
-            payload: dict[str, Any] = json.loads((folder / STATE_FILE).read_text())
+            payload: dict[str, Any] = json.loads(path.read_text())
+            services = {name: Service(**value) for name, value in payload.pop("services").items()}
+            return cls(
+                folder=Path(payload.pop("folder")),
+                database_home=Path(payload.pop("database_home")),
+                services=services,
+                **payload,
+            )
         except FileNotFoundError:
             return None
-        services = {name: Service(**value) for name, value in payload.pop("services").items()}
-        return cls(
-            folder=Path(payload.pop("folder")),
-            database_home=Path(payload.pop("database_home")),
-            services=services,
-            **payload,
-        )
+        except (ValueError, TypeError, KeyError, AttributeError) as err:
+            raise PipelineError(
+                f"{path}: not a state team-up wrote ({err.__class__.__name__}); stop its servers "
+                f"by hand, then remove {folder}"
+            ) from None
 
 
 def write_env_file(path: Path, values: dict[str, str]) -> None:
