@@ -12,7 +12,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tabular_mlops.team.processes import port_answers
+from tabular_mlops.team.processes import port_answers, session_id
 from tests.team.conftest import Clone, new_clone
 from tests.team_servers import RunningTeam, team_command
 
@@ -112,7 +112,7 @@ def test_team_down_leaves_nothing_running(team: RunningTeam) -> None:
     said = team_command("down", team.folder)
 
     assert said.count("team-down: stopped") == 3
-    left = [p.pid for p in psutil.process_iter() if p.pid in pids or _sid(p.pid) in sessions]
+    left = [p.pid for p in psutil.process_iter() if p.pid in pids or session_id(p.pid) in sessions]
     assert not [pid for pid in left if _running(pid)]
     assert not any(port_answers(port) for port in ports)
     assert not team.folder.exists()
@@ -124,10 +124,3 @@ def _running(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
         return False
-
-
-def _sid(pid: int) -> int | None:
-    try:
-        return os.getsid(pid)
-    except OSError:
-        return None

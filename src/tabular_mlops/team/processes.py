@@ -102,12 +102,15 @@ def _session(pid: int) -> list[psutil.Process]:
     it), the session's other members: workers whose parent died are still in it."""
     leader = psutil.Process(pid)
     members = [leader, *leader.children(recursive=True)]
-    if _sid(pid) == pid:
-        members += [p for p in psutil.process_iter() if p not in members and _sid(p.pid) == pid]
+    if session_id(pid) == pid:
+        members += [
+            p for p in psutil.process_iter() if p not in members and session_id(p.pid) == pid
+        ]
     return members
 
 
-def _sid(pid: int) -> int | None:
+def session_id(pid: int) -> int | None:
+    """The pid's session, or None when it is gone."""
     try:
         return os.getsid(pid)
     except OSError:
