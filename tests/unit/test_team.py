@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tabular_mlops.core.errors import PipelineError
-from tabular_mlops.team import cli
+from tabular_mlops.team import cli, postgres
 from tabular_mlops.team.processes import Started, identify, stop
 from tabular_mlops.team.state import Service, Team, read_env_file, write_env_file
 
@@ -132,3 +133,13 @@ def test_a_bad_port_variable_is_refused_by_name(
         cli.up(tmp_path / ".team.env")
 
     assert not (tmp_path / ".team.env").exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the database user is chosen only under root")
+def test_a_database_user_that_cannot_be_created_is_refused_by_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TEAM_PG_USER", "not a valid name!")
+
+    with pytest.raises(PipelineError, match=r"TEAM_PG_USER='not a valid name!': cannot create"):
+        postgres.owner()

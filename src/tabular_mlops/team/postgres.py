@@ -44,11 +44,16 @@ def owner() -> tuple[int, int] | None:
     try:
         entry = pwd.getpwnam(name)
     except KeyError:
-        subprocess.run(
+        done = subprocess.run(
             ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
-            check=True,
             capture_output=True,
+            text=True,
         )
+        if done.returncode != 0:
+            reason = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
+            raise PipelineError(
+                f"TEAM_PG_USER={name!r}: cannot create that user ({reason})"
+            ) from None
         entry = pwd.getpwnam(name)
     return entry.pw_uid, entry.pw_gid
 
