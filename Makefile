@@ -162,10 +162,12 @@ bench-drift: install ## False-alarm and detection rates of the drift check, and 
 # The champion/challenger gate: a separate step from training, never a DVC stage.
 .PHONY: promote
 
-# make promote FAIL_ON_REJECT=1   (exit 1 when the challenger is rejected; default: exit 0)
+# make promote FAIL_ON_REJECT=1 [ALIAS=staging]   (exit 1 when the challenger is rejected;
+#   ALIAS: the alias moved when every gate against the champion passes, default champion)
 FAIL_ON_REJECT ?=
-promote: install ## Gate the registry's challenger; move `champion` only if every gate passes
-	python -m tabular_mlops.ct.promote $(if $(FAIL_ON_REJECT),--fail-on-reject)
+promote: install ## Gate the registry's challenger; move `champion` (or ALIAS) only if every gate passes
+	python -m tabular_mlops.ct.promote $(if $(FAIL_ON_REJECT),--fail-on-reject) \
+		$(if $(ALIAS),--alias "$(ALIAS)")
 
 # The prediction service: the champion behind a small ASGI app, without Docker.
 .PHONY: serve smoke test-serve bench-serve bench-serve-load
@@ -177,8 +179,11 @@ PORT = 8000
 serve: install ## Serve the champion on http://HOST:PORT (MODEL_URI, MODEL_PATH, PREDICTION_LOG)
 	python -m tabular_mlops.serving.app --host "$(HOST)" --port "$(PORT)"
 
+# make smoke [ALIAS=staging | MODEL_PATH=dist/serving/model.pkl] [VERSION=n]   (VERSION: the
+#   version /version must name)
 smoke: install ## Start the service on a free port, check health, predict and version, stop it
-	python -m tabular_mlops.serving.smoke
+	python -m tabular_mlops.serving.smoke $(if $(ALIAS),--alias "$(ALIAS)") \
+		$(if $(VERSION),--expect-version "$(VERSION)")
 
 test-serve: install ## The prediction service, started as a real process on loopback
 	$(PYTEST) tests/serve
@@ -232,3 +237,39 @@ test-team: install ## Two clones against real team servers (started once for the
 
 bench-team: install ## Time a second clone's pull + repro against the first clone's repro (team mode)
 	python benchmarks/team_cache.py
+
+# Continuous delivery: ship the model dvc.lock records, through staging to production, and back.
+.PHONY: reviewed-model register bundle release rollback history test-cd
+
+reviewed-model: install ## The model dvc.lock records on HEAD: pulled (DVC_REMOTE_URL) or rebuilt, md5 checked
+	python -m tabular_mlops.cd.reviewed
+
+register: install ## Find (or register) the registry version holding the reviewed model's exact bytes
+	python -m tabular_mlops.cd.register
+
+# make bundle [VERSION=n | ALIAS=champion] [BUNDLE=dist/serving]   (default: the reviewed model)
+BUNDLE ?= dist/serving
+VERSION ?=
+ALIAS ?=
+bundle: install ## Package a model for the image: BUNDLE/model.pkl, manifest.json, example.json
+	python -m tabular_mlops.cd.bundle --out "$(BUNDLE)" $(if $(VERSION),--version "$(VERSION)") \
+		$(if $(ALIAS),--alias "$(ALIAS)")
+
+# make release ALIAS=staging|champion [BUNDLE=dist/serving] [REASON="..."]
+REASON ?=
+release: install ## Point ALIAS (staging, or champion = production) at the bundle's gated version
+	python -m tabular_mlops.cd.release --bundle "$(BUNDLE)" --alias "$(or $(ALIAS),champion)" \
+		$(if $(REASON),--reason "$(REASON)")
+
+# make rollback [TO=version] [REASON="..."] [DRY_RUN=1]
+TO ?=
+DRY_RUN ?=
+rollback: install ## Move champion back to the previous champion (or TO=version), recorded in history
+	python -m tabular_mlops.cd.rollback $(if $(TO),--to "$(TO)") $(if $(REASON),--reason "$(REASON)") \
+		$(if $(DRY_RUN),--dry-run)
+
+history: install ## Every champion change: from, to, when, by whom, why
+	python -m tabular_mlops.cd.history
+
+test-cd: install ## Continuous delivery: reviewed bytes, bundle, release, history, rollback
+	$(PYTEST) tests/cd

@@ -1,0 +1,2 @@
+"""Continuous delivery: the reviewed model's bytes, packaged, released to an environment through
+registry aliases, its production history, and rollback."""
