@@ -3,8 +3,8 @@
 act runs each job's steps on the host (`-P ubuntu-latest=-self-hosted`) in a copy of a fork of
 this template. Marketplace actions cannot be downloaded here, so each pinned action is mapped
 (`--local-repository owner/repo@sha=DIR`) to a stand-in under stand_ins/ that does the local
-equivalent and records what it was given; `gh` is a recording stand-in too. The make targets
-the steps call are the real ones, sharing this test run's installed environment (VENV=...).
+equivalent and records what it was given; `gh` and `docker` are recording stand-ins too. The make
+targets the steps call are the real ones, sharing this test run's installed environment (VENV=...).
 """
 
 from __future__ import annotations
@@ -41,6 +41,9 @@ STAND_IN_FOR = {
     "peter-evans/create-pull-request": "create-pull-request",
     "docker/setup-buildx-action": "setup-buildx",
     "docker/build-push-action": "build-push",
+    "docker/login-action": "login",
+    "actions/attest-build-provenance": "attest",
+    "actions/create-github-app-token": "app-token",
 }
 USES = re.compile(r"uses:\s*([\w.-]+/[\w.-]+)@([0-9a-f]{40})")
 REPOSITORY = "acme/tabular-fork"

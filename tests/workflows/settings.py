@@ -9,6 +9,11 @@ MLFLOW_CREDENTIALS = {"MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"}
 DVC_CREDENTIALS = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
 LOCATIONS = {"MLFLOW_TRACKING_URI", "DVC_REMOTE_URL", "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION"}
 RUNNERS = {"RUNNER", "TRAIN_RUNNER"}
+#: A GitHub App the retraining pull request is opened with, so that its checks run: its id a
+#: repository variable, its key a secret of the "retrain-pr" environment.
+GITHUB_APP_KEY = {"RETRAIN_APP_PRIVATE_KEY"}
+#: Switches: RETRAIN_APP_ID (above), PUBLISH_IMAGE ('false': build the image, do not push it).
+OPTIONS = {"RETRAIN_APP_ID", "PUBLISH_IMAGE"}
 
 
 def team_settings(values: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:

@@ -69,6 +69,11 @@ def test_new_data_is_retrained_tested_gated_and_proposed_in_a_pull_request(
     assert {"dvc.lock", params.paths.raw} <= set(seen["changed"])
     assert seen["dvc_lock"] != seen["head_dvc_lock"]
     assert seen["body"].startswith("<!-- tabular-mlops:pr-report")
+    # No GitHub App: the workflow's own token opens it, and the body says why no check ran.
+    assert inputs["token"] == "test-token"
+    assert not run.recorded("actions/create-github-app-token")
+    assert "No checks ran on this pull request" in seen["body"]
+    assert "RETRAIN_APP_ID" in seen["body"]
     assert params.paths.raw in seen["body"]
     [model] = [
         out

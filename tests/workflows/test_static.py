@@ -12,7 +12,14 @@ import pytest
 import yaml
 
 from tests.workflows.conftest import ROOT, STAND_IN_FOR, WORKFLOWS
-from tests.workflows.settings import DVC_CREDENTIALS, LOCATIONS, MLFLOW_CREDENTIALS, RUNNERS
+from tests.workflows.settings import (
+    DVC_CREDENTIALS,
+    GITHUB_APP_KEY,
+    LOCATIONS,
+    MLFLOW_CREDENTIALS,
+    OPTIONS,
+    RUNNERS,
+)
 from tests.workflows.workflow_files import (
     EVERY_JOB,
     FILES,
@@ -33,7 +40,7 @@ PINNED = re.compile(r"^\s*(?:-\s*)?uses:\s*([\w.-]+/[\w./-]+)@([0-9a-f]{40}) # v
 
 def test_there_is_a_workflow_for_each_part_of_the_product() -> None:
     names = {path.stem for path in FILES}
-    assert names == {"ci", "pr-report", "pr-comment", "retrain", "deploy", "drift"}
+    assert names == {"ci", "pr-report", "pr-comment", "retrain", "deploy", "rollback", "drift"}
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
@@ -79,6 +86,10 @@ def test_write_permissions_only_where_the_job_needs_them() -> None:
         ("retrain", "pull-requests"),
         ("drift", "issues"),
         ("drift", "actions"),
+        ("deploy", "packages"),
+        ("deploy", "attestations"),
+        ("deploy", "id-token"),
+        ("rollback", "packages"),
     }
 
 
@@ -127,21 +138,26 @@ def test_a_job_with_a_write_token_holds_no_secret_and_runs_none_of_the_projects_
     workflow: str, name: str, job: dict[str, Any]
 ) -> None:
     """Models are pickles: code that loads what a DVC remote or an artifact holds must not hold
-    a token that can push, comment, open issues or dispatch workflows, and the jobs that hold
-    one take no secret they could leak."""
+    a token that can push, publish, comment, open issues or dispatch workflows, and the jobs that
+    hold one take no secret they could leak: only the retraining pull request's job may hold the
+    GitHub App's key, behind an environment of its own."""
     if "write" in job["permissions"].values():
         assert not runs_project_code(job), f"{workflow}/{name}"
         assert not any("setup-uv" in step.get("uses", "") for step in job["steps"])
-        assert not secrets_of(job) and "environment" not in job, f"{workflow}/{name}"
+        held = secrets_of(job)
+        assert held <= GITHUB_APP_KEY, f"{workflow}/{name}"
+        assert environment_names(job) == ({"retrain-pr"} if held else set()), f"{workflow}/{name}"
 
 
 @EVERY_JOB
 def test_every_job_runs_on_a_runner_from_a_variable_with_ubuntu_latest_as_default(
     workflow: str, name: str, job: dict[str, Any]
 ) -> None:
-    """A team sends the jobs that may train (those that run `make repro`) to a larger or GPU
-    runner with TRAIN_RUNNER, every other job with RUNNER; unset, both are GitHub's."""
-    variable = "TRAIN_RUNNER" if "make repro" in runs_of(job) else "RUNNER"
+    """A team sends the jobs that may train (`make repro`, or `make reviewed-model`, which
+    rebuilds the model without a DVC remote) to a larger or GPU runner with TRAIN_RUNNER, every
+    other job with RUNNER; unset, both are GitHub's."""
+    trains = re.search(r"make (repro|reviewed-model)\b", runs_of(job))
+    variable = "TRAIN_RUNNER" if trains else "RUNNER"
     assert job["runs-on"] == f"${{{{ vars.{variable} || 'ubuntu-latest' }}}}", f"{workflow}/{name}"
 
 
@@ -160,14 +176,19 @@ def test_credentials_are_secrets_and_locations_are_variables(path: Path) -> None
     workflow = load(path)
     assert "secrets." not in yaml.safe_dump(workflow.get("env", {}))
     text = path.read_text(encoding="utf-8")
-    assert set(re.findall(r"\bsecrets\.(\w+)", text)) <= MLFLOW_CREDENTIALS | DVC_CREDENTIALS
-    assert set(re.findall(r"\bvars\.(\w+)", text)) <= LOCATIONS | RUNNERS
+    secrets = MLFLOW_CREDENTIALS | DVC_CREDENTIALS | GITHUB_APP_KEY
+    assert set(re.findall(r"\bsecrets\.(\w+)", text)) <= secrets
+    assert set(re.findall(r"\bvars\.(\w+)", text)) <= LOCATIONS | RUNNERS | OPTIONS
+
+
+PROPOSE_PERMISSIONS = {"contents": "write", "pull-requests": "write"}
 
 
 def test_which_jobs_hold_which_credentials() -> None:
     """The jobs that reproduce the pipeline against the shared stores, each with the least it
     needs and a read-only token: CI and retraining log to MLflow and share the DVC cache, the
-    drift watch only reads the DVC cache, deploy only talks to the registry."""
+    drift watch only reads the DVC cache; deploy's build reads the DVC cache and writes the
+    registry, its staging and production jobs and rollback only move the registry's aliases."""
     held = {
         (workflow, name): (environment_names(job), secrets_of(job), job["permissions"])
         for workflow, name, job in jobs_of_every_workflow()
@@ -178,7 +199,11 @@ def test_which_jobs_hold_which_credentials() -> None:
         ("ci", "test"): ({"training"}, MLFLOW_CREDENTIALS | DVC_CREDENTIALS, read_only),
         ("retrain", "retrain"): ({"training"}, MLFLOW_CREDENTIALS | DVC_CREDENTIALS, read_only),
         ("drift", "drift"): ({"training"}, DVC_CREDENTIALS, read_only),
-        ("deploy", "deploy"): ({"production"}, MLFLOW_CREDENTIALS, read_only),
+        ("deploy", "build"): ({"training"}, MLFLOW_CREDENTIALS | DVC_CREDENTIALS, read_only),
+        ("deploy", "staging"): ({"staging"}, MLFLOW_CREDENTIALS, read_only),
+        ("deploy", "production"): ({"production"}, MLFLOW_CREDENTIALS, read_only),
+        ("rollback", "rollback"): ({"production"}, MLFLOW_CREDENTIALS, read_only),
+        ("retrain", "propose"): ({"retrain-pr"}, GITHUB_APP_KEY, PROPOSE_PERMISSIONS),
     }
 
 
@@ -203,7 +228,7 @@ def test_a_pull_request_or_a_branch_runs_without_an_environment(path: Path) -> N
 
 def test_the_shared_stores_are_read_before_repro_and_written_only_after_the_tests() -> None:
     """CI writes the DVC remote only on a push to main, retraining only once its model passed
-    the model tests and the gate; deploy neither reads nor writes it."""
+    the model tests and the gate; deploy only reads it (`make reviewed-model` pulls)."""
     ci, retrain, drift = (load(WORKFLOWS / f"{n}.yml")["jobs"] for n in ("ci", "retrain", "drift"))
     for job in (ci["test"], retrain["retrain"], drift["drift"]):
         runs = [step.get("run", "") for step in job["steps"]]
@@ -219,18 +244,43 @@ def test_the_shared_stores_are_read_before_repro_and_written_only_after_the_test
     assert "make dvc-push" not in runs_of(drift["drift"])
 
 
-def test_deploy_runs_in_a_protected_environment_without_restored_caches() -> None:
-    workflow = load(WORKFLOWS / "deploy.yml")
-    job = workflow["jobs"]["deploy"]
+def test_deploy_ships_the_reviewed_model_through_staging_then_production() -> None:
+    """The model comes from dvc.lock's hash, never from `make repro`; it is tested, registered
+    and gated before it is packaged, and production waits for staging. No job restores a cache."""
+    jobs = load(WORKFLOWS / "deploy.yml")["jobs"]
+    build = [step.get("run", "") for step in jobs["build"]["steps"]]
+    order = [
+        "make reviewed-model",
+        "make test-model",
+        "make register",
+        "make promote FAIL_ON_REJECT=1 ALIAS=staging",
+        "make bundle",
+    ]
+    assert [build.index(run) for run in order] == sorted(build.index(run) for run in order)
+    assert not any("make repro" in run for run in build)
+    assert (jobs["staging"]["environment"], jobs["production"]["environment"]) == (
+        "staging",
+        "production",
+    )
+    assert "staging" in jobs["production"]["needs"]
+    assert "make release ALIAS=staging" in runs_of(jobs["staging"])
+    assert "make release ALIAS=champion" in runs_of(jobs["production"])
+    for workflow in ("deploy", "rollback"):
+        for step in steps(load(WORKFLOWS / f"{workflow}.yml")):
+            assert "actions/cache" not in step.get("uses", "")
+            if "setup-uv" in step.get("uses", ""):
+                assert step["with"]["enable-cache"] is False
+
+
+def test_rollback_is_one_step_in_the_production_environment() -> None:
+    workflow = load(WORKFLOWS / "rollback.yml")
+    assert set(triggers(workflow)) == {"workflow_dispatch"}
+    assert workflow["concurrency"] == load(WORKFLOWS / "deploy.yml")["concurrency"]
+    job = workflow["jobs"]["rollback"]
     assert job["environment"] == "production"
-    runs = [step.get("run", "") for step in job["steps"]]
-    assert "make promote FAIL_ON_REJECT=1" in runs and "make smoke" in runs
-    assert runs.index("make promote FAIL_ON_REJECT=1") < runs.index("make smoke")
-    assert not any("dvc-pull" in run for run in runs)
-    assert not any("actions/cache" in step.get("uses", "") for step in job["steps"])
-    for step in job["steps"]:
-        if "setup-uv" in step.get("uses", ""):
-            assert step["with"]["enable-cache"] is False
+    assert [run for run in runs_of(job).splitlines() if run.startswith("make rollback")] == [
+        'make rollback TO="$TO" REASON="$REASON"'
+    ]
 
 
 def test_ci_cancels_superseded_runs_and_keys_the_uv_cache_on_the_lock() -> None:
