@@ -272,6 +272,17 @@ def test_deploy_ships_the_reviewed_model_through_staging_then_production() -> No
                 assert step["with"]["enable-cache"] is False
 
 
+def test_staging_and_production_load_the_model_without_the_registry_credentials() -> None:
+    """A model is a pickle: in the jobs holding the staging and production credentials, only the
+    step that moves the alias (digests and tags, nothing unpickled) gets them."""
+    jobs = load(WORKFLOWS / "deploy.yml")["jobs"]
+    for name in ("staging", "production"):
+        assert not secrets_of({key: value for key, value in jobs[name].items() if key != "steps"})
+        for step in jobs[name]["steps"]:
+            if secrets_of(step):
+                assert step["run"].startswith("make release ALIAS="), step["name"]
+
+
 def test_rollback_is_one_step_in_the_production_environment() -> None:
     workflow = load(WORKFLOWS / "rollback.yml")
     assert set(triggers(workflow)) == {"workflow_dispatch"}
