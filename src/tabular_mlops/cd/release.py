@@ -45,7 +45,12 @@ def read_bundle(path: Path, name: str) -> Bundle:
     """The manifest, checked against the files beside it: model.pkl's md5 (and every file the
     manifest lists) must be what it says, and it must name this project's registered model."""
     source = path / "manifest.json"
-    manifest = read_json(source)
+    if not source.is_file():
+        raise PipelineError(f"{source}: not found (build the bundle with `make bundle`); {NOTHING}")
+    try:
+        manifest = read_json(source)
+    except PipelineError as err:
+        raise PipelineError(f"{err}; {NOTHING}") from None
     if not isinstance(manifest, dict):
         raise PipelineError(f"{source}: not a bundle manifest (a JSON object); {NOTHING}")
     for key in ("registered_model", "version", "md5"):
