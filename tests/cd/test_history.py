@@ -55,6 +55,8 @@ def test_promote_records_bootstrapped_and_promoted_and_staging_moves_only_stagin
 
     assert store.promote("3") == 0
     assert store.promotion()["decision"] == "unchanged" and len(store.events()) == 2
+    assert store.promote("3", "--alias", "staging") == 0
+    assert store.state()[0]["staging"] == "3" and len(store.events()) == 2
 
     table = show(store, capsys).splitlines()
     assert table[0].split() == list(history.COLUMNS)
@@ -124,3 +126,12 @@ def test_a_damaged_history_tag_is_one_line_naming_it(store, capsys) -> None:
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: registry tag champion.history.000001: not a champion history")
     assert len(err.splitlines()) == 1
+
+
+def test_promote_will_not_move_the_challenger_alias(store, capsys) -> None:
+    before = store.state()
+    capsys.readouterr()
+    assert store.promote("1", "--alias", "challenger") == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "error: --alias 'challenger': promote cannot move that alias"
+    assert store.state() == before

@@ -73,12 +73,17 @@ def test_two_rollbacks_go_back_two_champions_each_recorded(store, github_output,
     assert store.report("rollback.json")["to"] == "1"
 
 
-def test_to_names_the_version_and_the_next_rollback_goes_before_it(store) -> None:
-    champions(store, "1", "2", "3", "4")
-    assert run_rollback(store, "--to", "2") == 0
-    assert store.state()[0]["champion"] == "2"
-    assert store.events()[-1] == {**store.events()[-1], "kind": "rollback", "from": "4", "to": "2"}
-    assert run_rollback(store) == 0
+def test_to_names_the_version_and_the_next_rollback_goes_before_it(store, capsys) -> None:
+    champions(store, "1", "2", "3")
+    assert run_rollback(store, "--to", "1") == 0
+    assert store.state()[0]["champion"] == "1"
+    last = store.events()[-1]
+    assert (last["kind"], last["from"], last["to"]) == ("rollback", "3", "1")
+    capsys.readouterr()
+    assert run_rollback(store) == 2
+    assert "no previous champion in its history (version 1 is the first)" in (
+        capsys.readouterr().err
+    )
     assert store.state()[0]["champion"] == "1"
 
 

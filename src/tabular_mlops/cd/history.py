@@ -65,6 +65,12 @@ def tag_key(seq: int) -> str:
     return f"{PREFIX}{seq:06d}"
 
 
+def encode(item: Event) -> str:
+    """The tag's value: unescaped text, so the truncated reason fits a 5,000-character tag
+    column (MLflow's SQL stores) whatever its alphabet."""
+    return json.dumps(item.as_dict(), ensure_ascii=False)
+
+
 def actor(env: Mapping[str, str] | None = None) -> str:
     """Who made the change: the GitHub user who started the workflow, else the OS user."""
     env = os.environ if env is None else env

@@ -5,7 +5,6 @@ that is unreachable or inconsistent fails as one line before anything changes.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -184,7 +183,7 @@ def _history(client: Any, name: str) -> str | None:
     if past and past[-1].to == champion:
         return None
     added = history.unrecorded(past, champion)
-    client.set_registered_model_tag(name, history.tag_key(added.seq), json.dumps(added.as_dict()))
+    client.set_registered_model_tag(name, history.tag_key(added.seq), history.encode(added))
     return f"champion history event {added.seq} records version {champion} as champion (unrecorded)"
 
 
@@ -238,7 +237,7 @@ def move_alias(
         client.set_registered_model_alias(name, CHAMPION, version)
         seq = past[-1].seq + 1 if past else 1
         added = history.event(seq, kind, was, str(version), reason)
-        client.set_registered_model_tag(name, history.tag_key(seq), json.dumps(added.as_dict()))
+        client.set_registered_model_tag(name, history.tag_key(seq), history.encode(added))
         client.set_registered_model_tag(name, CHAMPION_TAG, str(version))
     except PipelineError:
         raise
