@@ -68,7 +68,7 @@ def find_version(client: Any, name: str, version: str) -> Any | None:
     try:
         return client.get_model_version(name, str(version))
     except Exception as err:
-        if getattr(err, "error_code", "") in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+        if getattr(err, "error_code", "") == "RESOURCE_DOES_NOT_EXIST":
             return None
         raise registry_error(err) from None
 
