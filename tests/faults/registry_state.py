@@ -126,6 +126,10 @@ def assert_consistent(project: Path, params: Params) -> State:
             assert now.aliases[alias] in now.versions, f"{alias} names a removed version"
     if CHAMPION in now.aliases:
         assert now.tags.get(CHAMPION_TAG) == now.aliases[CHAMPION], now.tags
+        from tabular_mlops.cd import history
+
+        recorded = history.events(now.tags)
+        assert recorded and recorded[-1].to == now.aliases[CHAMPION], recorded
         import mlflow
 
         mlflow.sklearn.load_model(now.versions[now.aliases[CHAMPION]][2])

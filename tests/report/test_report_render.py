@@ -266,3 +266,14 @@ def test_a_worse_rmse_is_a_regression() -> None:
     rules = {"rmse": MetricGate("lower", floor=500.0, abs_tolerance=1.0)}
     report = build_report(plot_inputs({}, metrics), rules)
     assert report.failed and "`rmse`" in report.verdict
+
+
+def test_the_promotion_section_links_to_the_production_history() -> None:
+    page = "https://mlflow.example.com/#/models/m"
+    text = render(build_report(sample_inputs(history=page), RULES))
+    section = text[text.index("### Champion / challenger") :]
+    assert f"Production history (every champion change): [registry]({page})" in section
+    promoted = {"decision": "promoted", "reason": "passed", "checks": [], "history": "make history"}
+    text = render(build_report(sample_inputs(promotion=promoted), RULES))
+    assert "Production history (every champion change): `make history`" in text
+    assert "Production history" not in render(build_report(sample_inputs(), RULES))

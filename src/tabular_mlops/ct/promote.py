@@ -1,10 +1,14 @@
-"""`make promote`: move the registry alias `champion` to the `challenger` only if every gate passes.
+"""`make promote`: move the registry alias `champion` (or `--alias`) to the `challenger` only if
+every gate passes.
 
 Both models are loaded from the MLflow registry and re-scored on the same held-out split, so the
 comparison never trusts numbers logged by an older pipeline. The gates come from params.yaml
 (`gates`): floors and the margin over the task's Dummy baseline always apply, regression tolerances
 against the champion when there is one; the first run, with no champion, bootstraps. The decision
 is written to reports/promotion.json and .md and as tags on the challenger's model version.
+`--alias staging` gates against the champion all the same but moves `staging` instead, for
+`make release` to move `champion` later; a move of `champion` is recorded in its history
+(cd/history.py).
 The read-decide-write holds the store's lock (ct/store_lock.py), so a second promote at once sees
 the first one's result; it first repairs what a killed track or promote left (registry.repair).
 
@@ -16,7 +20,6 @@ alias, model that does not load, bad gate), in which case nothing in the registr
 from __future__ import annotations
 
 import argparse
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,22 +27,17 @@ from typing import Any
 
 import pandas as pd
 
-from tabular_mlops.core.errors import exits_cleanly
-from tabular_mlops.core.gates import (
-    Check,
-    Gates,
-    Scores,
-    check_all,
-    check_names,
-    check_table,
-    gates_from_params,
-)
+from tabular_mlops.cd.links import history_link
+from tabular_mlops.core.errors import PipelineError, exits_cleanly
+from tabular_mlops.core.gates import Check, Gates, Scores, check_all, check_names, gates_from_params
 from tabular_mlops.core.github import add_summary
 from tabular_mlops.core.io import atomic_path, read_parquet, write_json
 from tabular_mlops.core.lineage import tracking_uri
 from tabular_mlops.core.params import DataParams, EvaluateParams, load_params
-from tabular_mlops.core.task import METRICS, Task, model_scores
+from tabular_mlops.core.task import METRICS, model_scores
 from tabular_mlops.ct import registry
+from tabular_mlops.ct.promotion_record import describe, markdown, record, version_tags
+from tabular_mlops.ct.promotion_record import tag_key as tag_key
 from tabular_mlops.ct.store_lock import store_lock
 from tabular_mlops.stages.evaluate import overall, slices
 
@@ -83,10 +81,15 @@ def decide(
     champion: Scores | None,
     challenger_version: str,
     champion_version: str | None,
+    alias: str = registry.CHAMPION,
 ) -> Decision:
-    """Promote only when every check passes; bootstrap when there is no champion yet."""
+    """Promote only when every check passes; bootstrap when there is no champion yet. The
+    decision is always against the champion; `alias` is what a pass moves."""
+    moves = "" if alias == registry.CHAMPION else f"; alias {alias} moves to it"
     if champion_version == challenger_version:
-        return Decision("unchanged", f"version {challenger_version} is already the champion", ())
+        return Decision(
+            "unchanged", f"version {challenger_version} is already the champion{moves}", ()
+        )
     checks = tuple(check_all(gates, challenger, champion))
     failed = [check for check in checks if not check.passed]
     if failed:
@@ -102,85 +105,45 @@ def decide(
         return Decision(
             "bootstrapped",
             f"no champion yet: version {challenger_version} passed all {len(checks)} gates "
-            "(floors, baseline margin, slices) and becomes the first champion",
+            "(floors, baseline margin, slices)" + (moves or " and becomes the first champion"),
             checks,
         )
     return Decision(
         "promoted",
-        f"version {challenger_version} passed all {len(checks)} gates and replaces "
+        f"version {challenger_version} passed all {len(checks)} gates against champion version "
+        f"{champion_version}{moves}"
+        if moves
+        else f"version {challenger_version} passed all {len(checks)} gates and replaces "
         f"version {champion_version} as champion",
         checks,
     )
 
 
-def record(
-    decision: Decision,
+def _write(
+    client: Any,
     name: str,
-    challenger: dict[str, Any],
-    champion: dict[str, Any] | None,
+    alias: str,
+    decision: Decision,
+    versions: tuple[Any, Any | None],
     checked_at: str,
-) -> dict[str, Any]:
-    """The JSON written to reports/promotion.json (the pull-request report reads it)."""
-    return {
-        "decision": decision.decision,
-        "reason": decision.reason,
-        "registered_model": name,
-        "checked_at": checked_at,
-        "challenger": challenger,
-        "champion": champion,
-        "checks": [check.as_dict() for check in decision.checks],
-    }
-
-
-def _fmt(value: Any) -> str:
-    return "" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value)
-
-
-def markdown(promotion: dict[str, Any]) -> str:
-    """A human-readable decision: failed gates first, each with both values."""
-    champion = promotion["champion"]
-    lines = [
-        f"# Promotion of {promotion['registered_model']}: {promotion['decision']}",
-        "",
-        promotion["reason"],
-        "",
-        f"- challenger: version {promotion['challenger']['version']}"
-        f" (run {promotion['challenger'].get('run_id', '?')})",
-        f"- champion: version {champion['version']} (run {champion.get('run_id', '?')})"
-        if champion
-        else "- champion: none",
-        f"- checked at {promotion['checked_at']}",
-    ]
-    checks = sorted(promotion["checks"], key=lambda check: check["passed"])
-    if checks:
-        lines += ["", *check_table(checks, _fmt)]
-    return "\n".join(lines) + "\n"
-
-
-def tag_key(text: str) -> str:
-    """MLflow tag keys allow letters, digits, `_ - . / :` and spaces only."""
-    return re.sub(r"[^\w.\-/: ]", "_", text)
-
-
-def version_tags(decision: Decision, checked_at: str, champion: str | None) -> dict[str, str]:
-    tags = {
-        "promotion.decision": decision.decision,
-        "promotion.checked_at": checked_at,
-        "promotion.reason": decision.reason[:4000],
-        "promotion.compared_with": champion or "none",
-    }
-    for check in decision.failed:
-        tags[tag_key(f"promotion.failed.{check.name}")] = check.detail
-    return tags
-
-
-def _describe(version: Any, scores: Scores | None, task: Task) -> dict[str, Any]:
-    metrics = scores.metrics if scores else {}
-    return {
-        "version": str(version.version),
-        "run_id": version.run_id,
-        "metrics": {name: metrics.get(name) for name in METRICS[task] if name in metrics},
-    }
+) -> None:
+    """The decision's tags and, on a pass, the alias move (recorded in the champion's history
+    when the alias is champion). The champion itself passes for any other alias."""
+    challenger, champion = versions
+    version = str(challenger.version)
+    if decision.decision == "unchanged":
+        if alias != registry.CHAMPION:
+            registry.move_alias(client, name, alias, version, "promoted", decision.reason)
+        return
+    compared = None if champion is None else str(champion.version)
+    registry.write_decision(
+        client,
+        name,
+        version,
+        version_tags(decision, checked_at, compared),
+        alias if decision.moves_champion else None,
+        decision.decision,
+    )
 
 
 @exits_cleanly
@@ -195,7 +158,14 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="bootstrap even though the previous champion's version was deleted",
     )
+    parser.add_argument(
+        "--alias",
+        default=registry.CHAMPION,
+        help="the alias a pass moves (default champion); the gates compare with the champion",
+    )
     args = parser.parse_args(argv)
+    if args.alias == registry.CHALLENGER or not args.alias.strip():
+        raise PipelineError(f"--alias {args.alias!r}: promote cannot move that alias")
     params = load_params(Path(args.params))
     gates = gates_from_params(params.gates)
     task = params.data.task
@@ -238,24 +208,20 @@ def main(argv: list[str] | None = None) -> None:
             champion,
             str(challenger_version.version),
             None if champion_version is None else str(champion_version.version),
+            args.alias,
         )
         checked_at = datetime.now(UTC).isoformat(timespec="seconds")
         promotion = record(
             decision,
             name,
-            _describe(challenger_version, challenger, task),
-            _describe(champion_version, champion, task) if champion_version is not None else None,
+            describe(challenger_version, challenger, task),
+            describe(champion_version, champion, task) if champion_version is not None else None,
             checked_at,
+            alias=args.alias,
+            history=history_link(tracking_uri(), name),
         )
-        if decision.decision != "unchanged":
-            compared = None if champion_version is None else str(champion_version.version)
-            registry.write_decision(
-                client,
-                name,
-                challenger_version.version,
-                version_tags(decision, checked_at, compared),
-                decision.moves_champion,
-            )
+        versions = (challenger_version, champion_version)
+        _write(client, name, args.alias, decision, versions, checked_at)
         write_json(params.paths.promotion, promotion)
         text = markdown(promotion)
         with atomic_path(params.paths.promotion_report) as tmp:

@@ -20,6 +20,9 @@ CHALLENGER = "challenger"
 #: Registered-model tag naming the version `champion` was last moved to. MLflow drops an alias
 #: with its version, so this is how a deleted champion is told apart from "never had one".
 CHAMPION_TAG = "promotion.champion_version"
+#: Model-version tag: md5 of the exact model file the version was registered from (the bytes
+#: `dvc.lock` records), checked before that version is released or rolled back to.
+MD5_TAG = "model.md5"
 
 
 def connect() -> Any:
@@ -44,10 +47,26 @@ def registry_error(err: BaseException) -> PipelineError:
     return PipelineError(f"registry {tracking_uri()}: {first_line(err)[:300]}")
 
 
-def _registered(client: Any, name: str) -> Any | None:
+def registered(client: Any, name: str) -> Any | None:
     """The registered model (aliases and tags included), or None when it does not exist."""
     try:
         return client.get_registered_model(name)
+    except Exception as err:
+        if getattr(err, "error_code", "") == "RESOURCE_DOES_NOT_EXIST":
+            return None
+        raise registry_error(err) from None
+
+
+def alias_version(model: Any | None, alias: str) -> str | None:
+    """The version `alias` names on a registered model (None: no model, or no such alias)."""
+    aliases = dict(model.aliases) if model is not None else {}
+    return str(aliases[alias]) if alias in aliases else None
+
+
+def find_version(client: Any, name: str, version: str) -> Any | None:
+    """The model version, or None when it does not exist (never registered, or deleted)."""
+    try:
+        return client.get_model_version(name, str(version))
     except Exception as err:
         if getattr(err, "error_code", "") == "RESOURCE_DOES_NOT_EXIST":
             return None
@@ -68,7 +87,7 @@ def resolve(
 
     `pinned` is the version this checkout's pipeline registered: on a shared registry the
     alias `challenger` names whichever clone tracked last, not necessarily this commit's model."""
-    model = _registered(client, name)
+    model = registered(client, name)
     aliases = dict(model.aliases) if model is not None else {}
     if pinned is None and CHALLENGER not in aliases:
         raise PipelineError(
@@ -133,21 +152,43 @@ def load(name: str, version: Any, alias: str) -> Any:
 
 
 def repair(client: Any, experiment: str, name: str) -> str | None:
-    """Undo what a killed `track` or `promote` left half done (ct/runs.py), as one line: dead
-    RUNNING runs failed and their models removed, and the promotion tag brought back in line
-    with `champion` (promote moves the alias first, then the tag)."""
+    """Undo what a killed command left half done, as one line: dead RUNNING runs failed and
+    their models removed (ct/runs.py); a champion the history does not record gets an
+    `unrecorded` event; the promotion tag brought back in line with `champion` (`move_alias`
+    moves the alias, then records the event, then the tag)."""
     from tabular_mlops.ct import runs
 
     try:
-        done = [runs.repair(client, experiment, name, keep=CHAMPION), _champion_tag(client, name)]
+        done = [
+            runs.repair(client, experiment, name, keep=CHAMPION),
+            _history(client, name),
+            _champion_tag(client, name),
+        ]
+    except PipelineError:
+        raise
     except Exception as err:
         raise registry_error(err) from None
     repaired = "; ".join(line for line in done if line)
     return f"repaired the registry: {repaired}" if repaired else None
 
 
+def _history(client: Any, name: str) -> str | None:
+    from tabular_mlops.cd import history
+
+    model = registered(client, name)
+    champion = alias_version(model, CHAMPION)
+    if champion is None:
+        return None
+    past = history.events(model.tags)
+    if past and past[-1].to == champion:
+        return None
+    added = history.unrecorded(past, champion)
+    client.set_registered_model_tag(name, history.tag_key(added.seq), history.encode(added))
+    return f"champion history event {added.seq} records version {champion} as champion (unrecorded)"
+
+
 def _champion_tag(client: Any, name: str) -> str | None:
-    model = _registered(client, name)
+    model = registered(client, name)
     if model is None or CHAMPION not in model.aliases:
         return None
     champion = str(model.aliases[CHAMPION])
@@ -159,15 +200,47 @@ def _champion_tag(client: Any, name: str) -> str | None:
 
 
 def write_decision(
-    client: Any, name: str, version: str, tags: Mapping[str, str], moves_champion: bool
-) -> None:
-    """Tag the challenger's version with the decision; when it wins, move `champion` to it, then
-    the tag that remembers it (a kill between the two is repaired by `repair`)."""
+    client: Any,
+    name: str,
+    version: str,
+    tags: Mapping[str, str],
+    alias: str | None,
+    kind: str = "promoted",
+) -> Any | None:
+    """Tag the challenger's version with the decision; when it wins, move `alias` to it
+    (`move_alias`). Returns the champion history event, when `alias` is champion."""
     try:
         for key, value in tags.items():
             client.set_model_version_tag(name, version, key, value)
-        if moves_champion:
-            client.set_registered_model_alias(name, CHAMPION, version)
-            client.set_registered_model_tag(name, CHAMPION_TAG, version)
     except Exception as err:
         raise registry_error(err) from None
+    if alias is None:
+        return None
+    return move_alias(client, name, alias, version, kind, str(tags.get("promotion.reason", "")))
+
+
+def move_alias(
+    client: Any, name: str, alias: str, version: str, kind: str, reason: str
+) -> Any | None:
+    """Point `alias` at `version`. For `champion`: the alias, then its history event (kind,
+    reason), then the tag that remembers it; a kill between them is finished by `repair`.
+    Returns the event (None for another alias). The caller holds the store lock."""
+    from tabular_mlops.cd import history
+
+    try:
+        if alias != CHAMPION:
+            client.set_registered_model_alias(name, alias, version)
+            return None
+        model = registered(client, name)
+        was = alias_version(model, CHAMPION)
+        past = history.events(model.tags if model is not None else None)
+        client.set_registered_model_alias(name, CHAMPION, version)
+        seq = past[-1].seq + 1 if past else 1
+        added = history.event(seq, kind, was, str(version), reason)
+        client.set_registered_model_tag(name, history.tag_key(seq), history.encode(added))
+        client.set_registered_model_tag(name, CHAMPION_TAG, str(version))
+    except PipelineError:
+        raise
+    except Exception as err:
+        raise registry_error(err) from None
+    return added

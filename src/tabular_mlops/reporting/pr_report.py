@@ -124,6 +124,15 @@ def _links(run_info_path: str) -> dict[str, str]:
     return links
 
 
+def _history(raw: dict[str, Any]) -> str | None:
+    """The production history's link for params.yaml's registered model (cd/links.py)."""
+    from tabular_mlops.cd.links import history_link
+    from tabular_mlops.core.lineage import tracking_uri
+
+    name = (raw.get("track") or {}).get("registered_model")
+    return history_link(tracking_uri(), str(name)) if name else None
+
+
 def _read_optional_json(path: Path) -> Any:
     if not path.is_file():
         return None
@@ -133,7 +142,9 @@ def _read_optional_json(path: Path) -> Any:
         raise PipelineError(f"{path}: not valid JSON") from None
 
 
-def gather(base: str, paths: PathsParams, pr: int | None) -> ReportInputs:
+def gather(
+    base: str, paths: PathsParams, pr: int | None, history: str | None = None
+) -> ReportInputs:
     from dvc.repo import Repo
 
     commit = resolve_base(base)
@@ -154,6 +165,7 @@ def gather(base: str, paths: PathsParams, pr: int | None) -> ReportInputs:
         promotion=_read_optional_json(Path(paths.validation).with_name("promotion.json")),
         pr_number=_pr_number(pr),
         links=_links(paths.run_info),
+        history=history,
     )
 
 
@@ -193,7 +205,7 @@ def main(argv: list[str] | None = None) -> None:
     raw = read_yaml(Path(args.params))
     paths = parse(raw.get("paths"), PathsParams, path=Path(args.params), prefix="paths")
     rules = metric_gates_from_raw(raw, Path(args.params))
-    inputs = gather(args.base or default_base(), paths, args.pr)
+    inputs = gather(args.base or default_base(), paths, args.pr, _history(raw))
     report = build_report(
         inputs,
         rules,

@@ -112,16 +112,28 @@ def data_section(inputs: ReportInputs) -> list[str]:
     return lines or ["No data change recorded."]
 
 
-def promotion_section(promotion: Mapping[str, Any] | None) -> list[str]:
+def history_line(history: str | None) -> list[str]:
+    """Which model served when: a link to the registry's page, or the command that prints it."""
+    if not history:
+        return []
+    if history.startswith(("http://", "https://")):
+        return ["", f"Production history (every champion change): [registry]({history})"]
+    return ["", f"Production history (every champion change): `{history}`"]
+
+
+def promotion_section(promotion: Mapping[str, Any] | None, history: str | None = None) -> list[str]:
     if promotion is None:
-        return ["No promotion decision for this run (promotion runs on the default branch)."]
+        return [
+            "No promotion decision for this run (promotion runs on the default branch).",
+            *history_line(history),
+        ]
     lines = [f"Decision: **{promotion.get('decision', 'unknown')}**"]
     if promotion.get("reason"):
         lines.append(f"{promotion['reason']}")
     checks = promotion.get("checks", [])
     if checks:
         lines += ["", *check_table(checks, lambda value: fmt(number(value)))]
-    return lines
+    return lines + history_line(history or promotion.get("history"))
 
 
 def render(report: Report, limit: int = GITHUB_COMMENT_LIMIT) -> str:
@@ -150,7 +162,9 @@ def render(report: Report, limit: int = GITHUB_COMMENT_LIMIT) -> str:
             if any(r.regressed or r.below_floor for r in report.slices)
             else [f"No slice moved beyond tolerance ({len(moved_slices)} slice metrics changed)."],
         ),
-        "promotion": _section("Champion / challenger", promotion_section(inputs.promotion)),
+        "promotion": _section(
+            "Champion / challenger", promotion_section(inputs.promotion, inputs.history)
+        ),
         "plots": _section("Plots", plots_section(inputs.plots) or ["No plots."]),
         "links": _section("Links", [f"- [{k}]({v})" for k, v in inputs.links.items()])
         if inputs.links

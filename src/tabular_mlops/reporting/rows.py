@@ -74,6 +74,8 @@ class ReportInputs:
     promotion: Mapping[str, Any] | None = None
     pr_number: int | None = None
     links: Mapping[str, str] = field(default_factory=dict)
+    #: Where the production history is read: the registry's page, or `make history`.
+    history: str | None = None
 
 
 @dataclass(frozen=True)
