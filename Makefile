@@ -262,14 +262,27 @@ release: install ## Point ALIAS (staging, or champion = production) at the bundl
 		$(if $(REASON),--reason "$(REASON)")
 
 # make rollback [TO=version] [REASON="..."] [DRY_RUN=1]
+# The chosen version's exact bytes are packaged from the registry and smoke-tested (without the
+# registry's credentials: loading a model runs code) before champion moves.
 TO ?=
 DRY_RUN ?=
-rollback: install ## Move champion back to the previous champion (or TO=version), recorded in history
-	python -m tabular_mlops.cd.rollback $(if $(TO),--to "$(TO)") $(if $(REASON),--reason "$(REASON)") \
-		$(if $(DRY_RUN),--dry-run)
+rollback: install ## Move champion back to the previous champion (or TO=version) after a smoke test
+ifneq ($(DRY_RUN),)
+	python -m tabular_mlops.cd.rollback --dry-run $(if $(TO),--to "$(TO)")
+else
+	@chosen=$$(mktemp) && trap 'rm -f "$$chosen"' EXIT && \
+	GITHUB_OUTPUT="$$chosen" python -m tabular_mlops.cd.rollback --dry-run $(if $(TO),--to "$(TO)") && \
+	version=$$(sed -n 's/^version=//p' "$$chosen") && \
+	$(MAKE) --no-print-directory bundle VERSION="$$version" && \
+	env -u MLFLOW_TRACKING_USERNAME -u MLFLOW_TRACKING_PASSWORD -u MLFLOW_TRACKING_TOKEN \
+		$(MAKE) --no-print-directory smoke MODEL_PATH="$(BUNDLE)/model.pkl" VERSION="$$version" && \
+	python -m tabular_mlops.cd.rollback --to "$$version" $(if $(REASON),--reason "$(REASON)")
+endif
 
-history: install ## Every champion change: from, to, when, by whom, why
-	python -m tabular_mlops.cd.history
+# make history [JSON=1]
+JSON ?=
+history: install ## Every champion change: from, to, when, by whom, which run, why
+	python -m tabular_mlops.cd.history $(if $(JSON),--json)
 
 test-cd: install ## Continuous delivery: reviewed bytes, bundle, release, history, rollback
 	$(PYTEST) tests/cd
