@@ -28,7 +28,14 @@ from tabular_mlops.core.batches import batch_tags, read_manifest
 from tabular_mlops.core.errors import PipelineError, exits_cleanly
 from tabular_mlops.core.features import feature_frame, feature_kinds
 from tabular_mlops.core.io import read_json, read_model, read_parquet, write_json
-from tabular_mlops.core.lineage import file_md5, git_tags, pip_requirements, tracking_uri
+from tabular_mlops.core.lineage import (
+    MD5_TAG,
+    REVIEWED_ARTIFACT,
+    file_md5,
+    git_tags,
+    pip_requirements,
+    tracking_uri,
+)
 from tabular_mlops.core.params import Params, flatten, load_params
 from tabular_mlops.core.task import Task, is_classification, model_scores
 from tabular_mlops.ct import registry
@@ -37,10 +44,6 @@ from tabular_mlops.ct.store_lock import store_lock
 
 INPUT_EXAMPLE_ROWS = 5
 CHALLENGER = "challenger"
-#: Run and model-version tag: the md5 of the model file, as dvc.lock records it.
-MD5_TAG = "model.md5"
-#: Run artifact: the model file's exact bytes.
-REVIEWED_ARTIFACT = "reviewed-model/model.pkl"
 #: Characters MLflow refuses in a metric name.
 REFUSED_IN_NAMES = re.compile(r"[^\w.\-/: ]")
 
