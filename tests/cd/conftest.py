@@ -54,6 +54,13 @@ def without_registry(workspace: Workspace) -> None:
     shutil.rmtree(workspace.path / "mlruns", ignore_errors=True)
 
 
+@pytest.fixture(autouse=True)
+def isolated_mlflow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """MLflow calls in the test process never reach the checkout's own mlflow.db (an MLflow
+    client resolves some lookups through the default store, not its own)."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+
+
 @pytest.fixture(scope="session")
 def trained_template(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     path = tmp_path_factory.mktemp("cd-template") / "repo"
