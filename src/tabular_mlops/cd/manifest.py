@@ -97,13 +97,14 @@ def read(folder: Path) -> dict[str, Any] | None:
     return manifest
 
 
-def checked(model: Path) -> dict[str, Any] | None:
-    """The manifest beside `model`, after checking the file is the one it lists; None without
-    a manifest. A file whose md5 differs is refused in one line naming both."""
+def checked(model: Path, got: str | None = None) -> dict[str, Any] | None:
+    """The manifest beside `model`, after checking the file (md5 `got`, when already known) is
+    the one it lists; None without a manifest. A file whose md5 differs is refused in one line
+    naming both."""
     manifest = read(model.parent)
     if manifest is None:
         return None
-    got = md5_of(model)
+    got = got or md5_of(model)
     want = manifest["md5"]
     if got != want:
         raise PipelineError(

@@ -30,12 +30,12 @@ def find_version(client: Any, name: str, md5: str) -> Any | None:
     """The newest version of `name` tagged `model.md5` = md5 whose run finished, or None (a
     version of a run still RUNNING may be a dead track's, which the next repair removes)."""
     try:
-        versions = list(client.search_model_versions(f"name = '{name}'"))
+        found = client.search_model_versions(f"name = '{name}' and tags.`{MD5_TAG}` = '{md5}'")
     except Exception as err:
         if getattr(err, "error_code", "") == "RESOURCE_DOES_NOT_EXIST":
             return None
         raise registry.registry_error(err) from None
-    tagged = [v for v in versions if (v.tags or {}).get(MD5_TAG) == md5]
+    tagged = [v for v in found if (v.tags or {}).get(MD5_TAG) == md5]
     for version in sorted(tagged, key=lambda v: int(v.version), reverse=True):
         try:
             status = client.get_run(version.run_id).info.status if version.run_id else None

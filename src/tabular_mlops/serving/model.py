@@ -8,7 +8,6 @@ that reproduces the pipeline at load time, otherwise through the pipeline itself
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -137,10 +136,10 @@ def load_file(path: str | Path, params: Params) -> ServedModel:
     the registry version a bundle's manifest beside it names (cd/manifest.py), after checking
     the file is the one the manifest lists."""
     path = Path(path)
-    bundled = manifest.checked(path) if path.is_file() else None
+    digest = manifest.md5_of(path) if path.is_file() else ""
+    bundled = manifest.checked(path, digest) if digest else None
     pipeline = read_model(path)
     check_task(pipeline, params.data, path)
-    digest = hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
     features = build_features(
         list(params.data.numeric),
         list(params.data.categorical),
