@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from tabular_mlops.cd import manifest
+from tabular_mlops.cd.links import HISTORY_COMMAND
 from tabular_mlops.core.lineage import MD5_TAG, REVIEWED_ARTIFACT, file_md5
-from tabular_mlops.serving.smoke import free_port
+from tabular_mlops.serving.smoke import free_port, request, stop, wait_ready
 from tests.cd.conftest import Workspace, make, outputs, params_of, registry_client
 
 pytestmark = pytest.mark.pipeline
@@ -223,3 +224,26 @@ def test_smoke_on_an_alias_uses_the_registry_example_and_names_the_alias(
     wrong = make(registered, "smoke", "ALIAS=champion-nobody-set")
     assert wrong.returncode == 2
     assert "champion-nobody-set" in errors(wrong)[0]
+
+
+def test_version_of_a_registry_model_names_its_md5_and_history(
+    registered: Workspace, run_info: dict, tmp_path: Path
+) -> None:
+    port = free_port()
+    name = params_of(registered).track.registered_model
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tabular_mlops.serving.app", "--port", str(port)],
+        cwd=registered.path,
+        env={**registered.env, "MODEL_URI": f"models:/{name}@challenger", "MODEL_PATH": ""},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_ready(port, process)
+        status, answer = request(port, "GET", "/version")
+    finally:
+        stop(process)
+    assert status == 200
+    assert answer["model_version"] == run_info["model_version"]
+    assert answer["model_md5"] == run_info["model_md5"]
+    assert answer["history"] == HISTORY_COMMAND
