@@ -1,7 +1,9 @@
 # The prediction service: `python -m tabular_mlops.serving.app` with the dependencies of uv.lock, as a non-root
-# user. The model is not baked in: it comes from the registry at start (MLFLOW_TRACKING_URI,
-# default alias `champion`) or from a mounted file (MODEL_PATH). See README, "The prediction
-# service". Build: docker build -t model-serving .
+# user, and the model baked in: `make bundle` writes dist/serving (the registry version's exact
+# model file, its manifest and an example record), and the service checks the file against the
+# manifest at start, so the image needs no registry and /version names the version. MODEL_URI
+# (with MODEL_PATH="") serves a registry alias instead. See README, "Continuous delivery".
+# Build: make bundle && docker build -t model-serving .
 FROM ghcr.io/astral-sh/uv:0.13.9 AS uv
 
 FROM python:3.11-slim-bookworm AS build
@@ -23,7 +25,9 @@ RUN groupadd --gid 10001 app \
 WORKDIR /app
 COPY --from=build /app/.venv /app/.venv
 COPY params.yaml ./
+COPY dist/serving/ /app/model/
 ENV PATH=/app/.venv/bin:$PATH \
+    MODEL_PATH=/app/model/model.pkl \
     PYTHONUNBUFFERED=1 \
     HOST=0.0.0.0 \
     PORT=8000

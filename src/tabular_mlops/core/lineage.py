@@ -9,6 +9,10 @@ from importlib import metadata
 from pathlib import Path
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+#: Run and model-version tag of the track stage: the model file's md5, as dvc.lock records it.
+MD5_TAG = "model.md5"
+#: Run artifact of the track stage: the model file's exact bytes (MLflow's model re-serialises).
+REVIEWED_ARTIFACT = "reviewed-model/model.pkl"
 
 #: Packages the logged model needs at load time; versions come from the environment that
 #: `uv sync --locked` built, i.e. from uv.lock, so MLflow does not spend ~4 s inferring them.

@@ -8,7 +8,6 @@ that reproduces the pipeline at load time, otherwise through the pipeline itself
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,9 +18,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tabular_mlops.cd import manifest
+from tabular_mlops.cd.links import history_link
 from tabular_mlops.core.errors import PipelineError
 from tabular_mlops.core.io import read_model
-from tabular_mlops.core.lineage import tracking_uri
+from tabular_mlops.core.lineage import MD5_TAG, tracking_uri
 from tabular_mlops.core.params import DataParams, Params
 from tabular_mlops.core.task import Task, is_classification, model_scores
 from tabular_mlops.ct import server
@@ -131,19 +132,23 @@ def check_logged(metadata: dict[str, Any], data: DataParams, uri: str) -> None:
 
 
 def load_file(path: str | Path, params: Params) -> ServedModel:
-    """A joblib file (`models/model.pkl`): features from params, version = the file's md5."""
+    """A joblib file (`models/model.pkl`): features from params, version = the file's md5, or
+    the registry version a bundle's manifest beside it names (cd/manifest.py), after checking
+    the file is the one the manifest lists."""
     path = Path(path)
+    digest = manifest.md5_of(path) if path.is_file() else ""
+    bundled = manifest.checked(path, digest) if digest else None
     pipeline = read_model(path)
     check_task(pipeline, params.data, path)
-    digest = hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
     features = build_features(
         list(params.data.numeric),
         list(params.data.categorical),
         pipeline,
         contract_nullable(params.data),
     )
+    name = params.track.registered_model
     info = {
-        "model_name": params.track.registered_model,
+        "model_name": name,
         "model_version": f"file-{digest[:12]}",
         "alias": None,
         "model_uri": None,
@@ -152,7 +157,17 @@ def load_file(path: str | Path, params: Params) -> ServedModel:
         "git_commit": None,
         "data_digest": None,
         "datasets": {},
+        "model_md5": digest,
+        "history": history_link(tracking_uri(), name),
     }
+    if bundled is not None:
+        info |= {
+            "model_name": bundled["registered_model"],
+            "model_version": str(bundled["version"]),
+            "run_id": bundled["run_id"],
+            "git_commit": bundled["git_commit"],
+            "history": bundled["history"],
+        }
     return _served(one_thread(pipeline), features, info, params.data)
 
 
@@ -224,6 +239,8 @@ def load_registered(uri: str, data: DataParams) -> ServedModel:
         "git_commit": tags.get("git.commit"),
         "data_digest": tags.get("data.raw.md5"),
         "datasets": datasets,
+        "model_md5": (found.tags or {}).get(MD5_TAG) if found is not None else None,
+        "history": history_link(store, name or ""),
     }
     features = build_features(numeric, categorical, pipeline, contract_nullable(data))
     return _served(one_thread(pipeline), features, info, data)

@@ -1,7 +1,9 @@
 """`make smoke`: start the real service on a free loopback port, ask it a few things, stop it.
 
-The deploy workflow runs this after `make promote`, so the image it then builds is known to serve
-the new champion: health, one good and one bad prediction, and a version naming the champion.
+The deploy workflow runs this on each environment's model (a bundle, or a registry alias): health,
+one good and one bad prediction, and a version naming the expected alias and registry version.
+The record it sends: the test split's first row when the checkout has one, else the bundle's
+example.json beside MODEL_PATH, else the input example logged with the registry's model.
 The helpers (free port, start, wait, request) are shared with the tests and the benchmark.
 """
 
@@ -20,10 +22,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from tabular_mlops.cd import example
 from tabular_mlops.core.dataset import DataParams
 from tabular_mlops.core.errors import PipelineError, exits_cleanly
 from tabular_mlops.core.io import read_parquet
-from tabular_mlops.core.params import load_params
+from tabular_mlops.core.params import Params, load_params
 
 HOST = "127.0.0.1"
 
@@ -140,7 +143,11 @@ def answer_problem(answer: object, data: DataParams) -> str | None:
 
 
 def run_checks(
-    port: int, record: dict[str, Any], expect_alias: str | None, data: DataParams
+    port: int,
+    record: dict[str, Any],
+    expect_alias: str | None,
+    data: DataParams,
+    expect_version: str | None = None,
 ) -> list[str]:
     """The smoke test's checks; returns one line per failure (empty when all passed)."""
     failures: list[str] = []
@@ -157,9 +164,38 @@ def run_checks(
     status, answer = request(port, "GET", "/version")
     if status != 200 or not isinstance(answer, dict) or not answer.get("model_version"):
         failures.append(f"version: HTTP {status} {answer}")
-    elif expect_alias and answer.get("alias") != expect_alias:
-        failures.append(f"version: alias {answer.get('alias')!r}, expected {expect_alias!r}")
+    else:
+        if expect_alias and answer.get("alias") != expect_alias:
+            failures.append(f"version: alias {answer.get('alias')!r}, expected {expect_alias!r}")
+        served = str(answer.get("model_version"))
+        if expect_version and served != expect_version:
+            failures.append(f"version: model_version {served!r}, expected {expect_version!r}")
     return failures
+
+
+def _option(args: Sequence[str], name: str) -> str | None:
+    """The value of `name` among the service's arguments (`--name value` or `--name=value`)."""
+    for i, arg in enumerate(args):
+        if arg == name and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith(f"{name}="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def example_record(params: Params, model_path: str | None, model_uri: str) -> dict[str, Any]:
+    """The record to send: from the test split, the bundle's example.json, or the registry."""
+    features = list(params.data.features)
+    if Path(params.paths.test).is_file():
+        return example.from_split(read_parquet(params.paths.test), features)
+    if model_path and example.beside(Path(model_path)).is_file():
+        return example.from_file(example.beside(Path(model_path)), features)
+    if model_path:
+        raise PipelineError(
+            f"no example record: neither {params.paths.test} nor "
+            f"{example.beside(Path(model_path))} exists (run `make repro` or `make bundle`)"
+        )
+    return example.from_registry(model_uri, features)
 
 
 @exits_cleanly
@@ -167,27 +203,35 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--timeout", type=float, default=120.0)
+    parser.add_argument("--alias", help="serve models:/<track.registered_model>@ALIAS, expect it")
+    parser.add_argument("--expect-version", help="the model_version /version must name")
     args, serve_args = parser.parse_known_args(argv)
     params = load_params(args.params)
-    test = read_parquet(params.paths.test)
-    features = list(params.data.features)
-    record = json.loads(test.loc[:0, features].to_json(orient="records"))[0]
-    chosen = {"--model-path", "--model-uri"} & {arg.split("=")[0] for arg in serve_args}
-    default_source = (
-        not chosen and not os.environ.get("MODEL_PATH") and not os.environ.get("MODEL_URI")
-    )
+    env: dict[str, str] = {}
+    name = params.track.registered_model
+    if args.alias:
+        serve_args = [*serve_args, "--model-uri", f"models:/{name}@{args.alias}"]
+        env["MODEL_PATH"] = ""  # the service serves a file over a URI
+    from_env = None if args.alias else os.environ.get("MODEL_PATH")
+    model_path = _option(serve_args, "--model-path") or from_env or None
+    model_uri = _option(serve_args, "--model-uri") or os.environ.get("MODEL_URI") or None
+    default_source = not model_path and not model_uri
+    uri = model_uri or f"models:/{name}@champion"
+    record = example_record(params, model_path, uri)
+    expect_alias = args.alias or ("champion" if default_source else None)
     port = free_port()
-    process = start_service(serve_args, port=port)
+    process = start_service(serve_args, port=port, env=env)
     try:
         wait_ready(port, process, args.timeout)
-        failures = run_checks(port, record, "champion" if default_source else None, params.data)
+        failures = run_checks(port, record, expect_alias, params.data, args.expect_version)
     finally:
         stop(process)
     if failures:
         raise PipelineError("smoke test failed: " + "; ".join(failures))
+    named = f" naming version {args.expect_version}" if args.expect_version else ""
     print(
         f"smoke: the service answered health, predict (good and bad, a {params.data.task} "
-        f"answer) and version on port {port}"
+        f"answer) and version{named} on port {port}"
     )
 
 

@@ -2,7 +2,10 @@
 
 One run holds the params, the metrics (overall and per slice), the model (with signature and input
 example), the datasets with their digests, and the git state. The model becomes a new version of
-the registered model with the alias `challenger`; only `make promote` moves `champion`. Logging
+the registered model with the alias `challenger`; only `make promote` moves `champion`. The run
+and the version are tagged `model.md5` with the model file's md5 (the one dvc.lock records), and
+the file itself is logged byte for byte as `reviewed-model/model.pkl`: MLflow's model is a
+re-serialisation, so this copy is what delivery ships (cd/). Logging
 happens only once every earlier stage has passed, so a failed pipeline never leaves a half-filled
 run; if logging itself fails the run (and its model version) is deleted, and if the process is
 killed the next `track` or `promote` marks the run FAILED and removes its models (ct/runs.py).
@@ -13,6 +16,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import re
+import shutil
+import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -23,7 +28,14 @@ from tabular_mlops.core.batches import batch_tags, read_manifest
 from tabular_mlops.core.errors import PipelineError, exits_cleanly
 from tabular_mlops.core.features import feature_frame, feature_kinds
 from tabular_mlops.core.io import read_json, read_model, read_parquet, write_json
-from tabular_mlops.core.lineage import file_md5, git_tags, pip_requirements, tracking_uri
+from tabular_mlops.core.lineage import (
+    MD5_TAG,
+    REVIEWED_ARTIFACT,
+    file_md5,
+    git_tags,
+    pip_requirements,
+    tracking_uri,
+)
 from tabular_mlops.core.params import Params, flatten, load_params
 from tabular_mlops.core.task import Task, is_classification, model_scores
 from tabular_mlops.ct import registry
@@ -101,11 +113,14 @@ def log_run(
     slices: dict[str, Any] | None = None,
     *,
     batches: list[dict[str, Any]] | None = None,
+    model_file: str | Path | None = None,
 ) -> dict[str, str]:
     """Log and register one pipeline run's model; return the ids a later stage or user needs.
 
-    Holds the store's lock throughout (ct/store_lock.py): a fresh store is created once, and
-    runs left RUNNING by a killed `track` are repaired first (ct/runs.py)."""
+    `model_file` is the file `model` was read from (logged as it is); without it the model is
+    written with joblib and that file is logged. Holds the store's lock throughout
+    (ct/store_lock.py): a fresh store is created once, and runs left RUNNING by a killed
+    `track` are repaired first (ct/runs.py)."""
     import mlflow
 
     signature = model_signature(model, train, params)
@@ -121,23 +136,39 @@ def log_run(
         except Exception as err:
             raise registry.registry_error(err) from None
         try:
-            return _log(
-                client,
-                run,
-                params,
-                model,
-                (train, test),
-                metrics,
-                raw_md5,
-                slices,
-                batches or [],
-                signature,
-            )
+            with tempfile.TemporaryDirectory(prefix="track-") as staging:
+                exact = _exact_file(model, model_file, Path(staging))
+                return _log(
+                    client,
+                    run,
+                    params,
+                    model,
+                    (train, test),
+                    metrics,
+                    raw_md5,
+                    slices,
+                    batches or [],
+                    signature,
+                    exact,
+                )
         except BaseException as err:
             _discard(client, run, params.track.registered_model)
             if isinstance(err, Exception) and not isinstance(err, PipelineError):
                 raise registry.registry_error(err) from None
             raise
+
+
+def _exact_file(model: Any, model_file: str | Path | None, staging: Path) -> Path:
+    """The bytes to log and hash, copied first: a file rewritten meanwhile cannot make the
+    tag and the artifact disagree."""
+    exact = staging / Path(REVIEWED_ARTIFACT).name
+    if model_file is None:
+        import joblib
+
+        joblib.dump(model, exact)
+    else:
+        shutil.copyfile(model_file, exact)
+    return exact
 
 
 def _discard(client: Any, run: Any, name: str) -> None:
@@ -165,12 +196,16 @@ def _log(
     slices: dict[str, Any] | None,
     batches: list[dict[str, Any]],
     signature: Any,
+    exact: Path,
 ) -> dict[str, str]:
     """The run's contents, then its end, then the alias: `challenger` only ever names the model
-    of a FINISHED run."""
+    of a FINISHED run, tagged with its md5."""
     import mlflow
 
-    mlflow.set_tags({**git_tags(), "data.raw.md5": raw_md5, "pipeline": "dvc repro"})
+    md5 = file_md5(exact)
+    tags = {**git_tags(), "data.raw.md5": raw_md5, "pipeline": "dvc repro", MD5_TAG: md5}
+    mlflow.set_tags(tags)
+    mlflow.log_artifact(str(exact), artifact_path=str(Path(REVIEWED_ARTIFACT).parent))
     mlflow.set_tags(batch_tags(batches))  # provenance: the batches in the raw data
     mlflow.log_dict({"batches": batches}, "data/batches.json")
     mlflow.log_params(flatten(params))
@@ -205,6 +240,7 @@ def _log(
     if slices:
         mlflow.log_metrics(numeric_metrics(slices, "slices."), model_id=logged.model_id)
     version = str(logged.registered_model_version)
+    client.set_model_version_tag(params.track.registered_model, version, MD5_TAG, md5)
     mlflow.end_run()
     client.set_registered_model_alias(params.track.registered_model, CHALLENGER, version)
     return {
@@ -215,16 +251,13 @@ def _log(
         "registered_model": params.track.registered_model,
         "model_version": version,
         "registry_uri": f"models:/{params.track.registered_model}/{version}",
+        "model_md5": md5,
     }
 
 
-@exits_cleanly
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--params", default="params.yaml")
-    args = parser.parse_args(argv)
-    params = load_params(args.params)
-    info = log_run(
+def track(params: Params) -> dict[str, str]:
+    """Log the pipeline's files as one run (what `dvc repro` runs, and `make register`)."""
+    return log_run(
         params,
         read_model(params.paths.model),
         read_parquet(params.paths.train),
@@ -233,7 +266,17 @@ def main(argv: list[str] | None = None) -> None:
         file_md5(params.paths.raw),
         read_json(params.paths.slices).get("slices", {}),
         batches=read_manifest(params.paths.batches),
+        model_file=params.paths.model,
     )
+
+
+@exits_cleanly
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", default="params.yaml")
+    args = parser.parse_args(argv)
+    params = load_params(args.params)
+    info = track(params)
     write_json(params.paths.run_info, info)
     print(
         f"track: MLflow run {info['run_id']} in {info['tracking_uri']}; "

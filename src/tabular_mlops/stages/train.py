@@ -101,6 +101,17 @@ def fit(train: pd.DataFrame, data: DataParams, params: TrainParams) -> Pipeline:
     numeric, categorical = feature_kinds(train, data.target, data.id_column)
     model = build_pipeline(numeric, categorical, params, data.task)
     model.fit(train.drop(columns=[data.target]), train[data.target])
+    return portable(model)
+
+
+def portable(model: Pipeline) -> Pipeline:
+    """Forget the machine the model was fitted on, so the same data, params and seed give the
+    same file on any runner and dvc.lock's md5 can prove a model was reproduced: the boosting
+    binner keeps the OpenMP thread count it was fitted with (its trees do not depend on it),
+    and None uses the machine's own count wherever the model is loaded."""
+    binner = getattr(model.steps[-1][1], "_bin_mapper", None)
+    if binner is not None:
+        binner.n_threads = None
     return model
 
 
