@@ -20,9 +20,8 @@ import pandas as pd
 import pytest
 
 from tabular_mlops.cd import history
-from tabular_mlops.core.lineage import file_md5
+from tabular_mlops.core.lineage import MD5_TAG, file_md5
 from tabular_mlops.core.params import Params, load_params
-from tabular_mlops.ct import registry as ct_registry
 from tests.model.test_promote import NAME, Registry, new_registry, register, run_promote
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -96,7 +95,7 @@ def template(
     for built in new_registry(tmp_path_factory.mktemp("cd-registry")):
         for _ in range(VERSIONS):
             version = register(built, model, splits)
-            built.client().set_model_version_tag(NAME, version, ct_registry.MD5_TAG, md5)
+            built.client().set_model_version_tag(NAME, version, MD5_TAG, md5)
         yield Store(built.path, built.params_file, built.params, built.uri, md5)
 
 

@@ -143,11 +143,20 @@ def test_a_damaged_registry_copy_is_refused_and_the_bundle_kept(
 def test_a_version_without_its_md5_tag_is_not_bundled(
     registered: Workspace, run_info: dict, local_bundle: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", registered.tracking_uri)  # MLflow finds the model
+    import mlflow
+
+    # MLflow resolves a `models:/m-...` source through its global store, which an earlier test
+    # in this process may have set: point it at this registry for the call.
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", registered.tracking_uri)
+    before = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(registered.tracking_uri)
     client = registry_client(registered)
     name = params_of(registered).track.registered_model
     source = client.get_model_version(name, run_info["model_version"])
-    by_hand = client.create_model_version(name, source.source, run_id=source.run_id)
+    try:
+        by_hand = client.create_model_version(name, source.source, run_id=source.run_id)
+    finally:
+        mlflow.set_tracking_uri(before)
     try:
         done = make(registered, "bundle", f"VERSION={by_hand.version}")
     finally:

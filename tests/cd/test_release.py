@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tabular_mlops.cd import release
-from tabular_mlops.core.lineage import file_md5
+from tabular_mlops.core.lineage import MD5_TAG, file_md5
 from tabular_mlops.ct import registry
 from tests.cd.registry_fixtures import make_bundle, outputs, run_main
 from tests.model.test_promote import NAME
@@ -152,12 +152,12 @@ def other_bytes(store, bundle: Path) -> str:
     md5 = file_md5(bundle / "model.pkl")
     manifest.update(md5=md5, files={"model.pkl": md5})
     (bundle / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
-    return f"has {registry.MD5_TAG} {store.model_md5}, but"
+    return f"has {MD5_TAG} {store.model_md5}, but"
 
 
 def no_md5_tag(store, bundle: Path) -> str:
-    store.client().delete_model_version_tag(NAME, "3", registry.MD5_TAG)
-    return f"version 3 has no tag {registry.MD5_TAG}"
+    store.client().delete_model_version_tag(NAME, "3", MD5_TAG)
+    return f"version 3 has no tag {MD5_TAG}"
 
 
 def older_champion(store, bundle: Path) -> str:

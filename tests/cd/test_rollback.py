@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tabular_mlops.cd import rollback
+from tabular_mlops.core.lineage import MD5_TAG
 from tabular_mlops.ct import registry
 from tests.cd.registry_fixtures import outputs, run_main
 from tests.model.test_promote import NAME
@@ -124,8 +125,8 @@ def previous_deleted(store) -> str:
 
 def previous_without_md5(store) -> str:
     champions(store, "1", "2")
-    store.client().delete_model_version_tag(NAME, "1", registry.MD5_TAG)
-    return f"version 1 has no tag {registry.MD5_TAG}"
+    store.client().delete_model_version_tag(NAME, "1", MD5_TAG)
+    return f"version 1 has no tag {MD5_TAG}"
 
 
 @pytest.mark.parametrize(

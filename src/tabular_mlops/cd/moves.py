@@ -10,6 +10,7 @@ from typing import Any
 from tabular_mlops.core.errors import PipelineError, one_line
 from tabular_mlops.core.github import add_summary, set_outputs
 from tabular_mlops.core.io import write_json
+from tabular_mlops.core.lineage import MD5_TAG
 from tabular_mlops.ct import registry
 
 
@@ -27,9 +28,9 @@ def shippable(client: Any, name: str, version: str, nothing: str) -> Any:
     found = registry.find_version(client, name, version)
     if found is None:
         raise PipelineError(f"registry: {name} has no version {version} (deleted?); {nothing}")
-    if not (found.tags or {}).get(registry.MD5_TAG):
+    if not (found.tags or {}).get(MD5_TAG):
         raise PipelineError(
-            f"registry: {name} version {version} has no tag {registry.MD5_TAG} (registered "
+            f"registry: {name} version {version} has no tag {MD5_TAG} (registered "
             "before the track stage recorded its file's md5), so its exact bytes cannot be "
             f"shipped; {nothing}"
         )

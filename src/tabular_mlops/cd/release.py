@@ -22,7 +22,7 @@ from tabular_mlops.cd import history, moves
 from tabular_mlops.cd.links import history_link
 from tabular_mlops.core.errors import PipelineError, exits_cleanly
 from tabular_mlops.core.io import read_json
-from tabular_mlops.core.lineage import file_md5, tracking_uri
+from tabular_mlops.core.lineage import MD5_TAG, file_md5, tracking_uri
 from tabular_mlops.core.params import load_params
 from tabular_mlops.ct import registry
 from tabular_mlops.ct.store_lock import store_lock
@@ -100,10 +100,10 @@ def release(client: Any, bundle: Bundle, name: str, alias: str, reason: str) -> 
     """Check the version against the bundle and the champion, then move the alias; the caller
     holds the store lock. Returns what reports/release.json records."""
     found = moves.shippable(client, name, bundle.version, NOTHING)
-    tagged = found.tags[registry.MD5_TAG]
+    tagged = found.tags[MD5_TAG]
     if tagged != bundle.md5:
         raise PipelineError(
-            f"registry: {name} version {bundle.version} has {registry.MD5_TAG} {tagged}, but "
+            f"registry: {name} version {bundle.version} has {MD5_TAG} {tagged}, but "
             f"{bundle.path / 'manifest.json'} records {bundle.md5} (a bundle from another "
             f"store?); {NOTHING}"
         )

@@ -20,9 +20,6 @@ CHALLENGER = "challenger"
 #: Registered-model tag naming the version `champion` was last moved to. MLflow drops an alias
 #: with its version, so this is how a deleted champion is told apart from "never had one".
 CHAMPION_TAG = "promotion.champion_version"
-#: Model-version tag: md5 of the exact model file the version was registered from (the bytes
-#: `dvc.lock` records), checked before that version is released or rolled back to.
-MD5_TAG = "model.md5"
 
 
 def connect() -> Any:
