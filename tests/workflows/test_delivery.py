@@ -47,6 +47,19 @@ def registry_state(registry: Path, name: str) -> tuple[dict[str, str], list[dict
     return {alias: str(version) for alias, version in model.aliases.items()}, events
 
 
+def shared_registry(folder: Path, params: Params) -> Path:
+    """A SQLite registry whose artifacts outlive each run, as a tracking server's do: its
+    experiment is created with an artifact location outside every run's working copy (a store
+    created by a run keeps artifacts in that run's folder, which act removes afterwards)."""
+    from mlflow import MlflowClient
+
+    folder.mkdir()
+    database = folder / "mlflow.db"
+    client = MlflowClient(tracking_uri=f"sqlite:///{database}")
+    client.create_experiment(params.track.experiment, artifact_location=str(folder / "artifacts"))
+    return database
+
+
 def retag_calls(run: ActRun) -> list[list[str]]:
     return [line["extra"]["args"] for line in run.recorded("docker")]
 
@@ -55,8 +68,7 @@ def test_from_a_retraining_pull_request_to_production_and_back(
     fork_with_results: Fork, results: Results, params: Params, tmp_path: Path
 ) -> None:
     fork, name = fork_with_results, params.track.registered_model
-    registry = tmp_path / "registry" / "mlflow.db"
-    registry.parent.mkdir()
+    registry = shared_registry(tmp_path / "registry", params)
     remote = shutil.copytree(results.dvc_remote, tmp_path / "dvc-remote")
     stores = {"MLFLOW_TRACKING_URI": f"sqlite:///{registry}", "DVC_REMOTE_URL": str(remote)}
     tolerate_any_change(fork.path / "params.yaml")
