@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from tabular_mlops.cd import history, moves
+from tabular_mlops.cd import manifest as bundle_manifest
 from tabular_mlops.cd.links import history_link
 from tabular_mlops.core.errors import PipelineError, exits_cleanly
-from tabular_mlops.core.io import read_json
 from tabular_mlops.core.lineage import MD5_TAG, file_md5, tracking_uri
 from tabular_mlops.core.params import load_params
 from tabular_mlops.ct import registry
@@ -44,15 +44,13 @@ class Bundle:
 def read_bundle(path: Path, name: str) -> Bundle:
     """The manifest, checked against the files beside it: model.pkl's md5 (and every file the
     manifest lists) must be what it says, and it must name this project's registered model."""
-    source = path / "manifest.json"
-    if not source.is_file():
-        raise PipelineError(f"{source}: not found (build the bundle with `make bundle`); {NOTHING}")
+    source = path / bundle_manifest.MANIFEST
     try:
-        manifest = read_json(source)
+        manifest = bundle_manifest.read(path)
     except PipelineError as err:
         raise PipelineError(f"{err}; {NOTHING}") from None
-    if not isinstance(manifest, dict):
-        raise PipelineError(f"{source}: not a bundle manifest (a JSON object); {NOTHING}")
+    if manifest is None:
+        raise PipelineError(f"{source}: not found (build the bundle with `make bundle`); {NOTHING}")
     for key in ("registered_model", "version", "md5"):
         if not manifest.get(key):
             raise PipelineError(f"{source}: no '{key}' (not written by `make bundle`?); {NOTHING}")
