@@ -18,7 +18,7 @@ import pytest
 
 from tabular_mlops.core.params import Params, load_params
 from tests.drift.conftest import make
-from tests.e2e.conftest import Workspace, copy_project, fork_env
+from tests.e2e.conftest import Workspace, fork_env, new_fork
 
 __all__ = ["Workspace", "clone", "make", "outputs", "params_of", "registry_client"]
 
@@ -63,12 +63,7 @@ def isolated_mlflow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="session")
 def trained_template(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    path = tmp_path_factory.mktemp("cd-template") / "repo"
-    path.mkdir()
-    copy_project(path)
-    workspace = Workspace(path, fork_env(path))
-    workspace.git("init", "-q", "-b", "main")
-    workspace.commit("Use this template")
+    workspace = new_fork(tmp_path_factory.mktemp("cd-template") / "repo")
     workspace.dvc("repro")
     without_registry(workspace)
     workspace.commit("First training")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import ROOT, Workspace, copy_project, fork_env
+from tests.e2e.conftest import ROOT, Workspace, new_fork
 
 ENV_DIR = Path(sys.executable).parents[1]
 # This checkout's uv, so `make` in the copy does not install its own into the copy's .tools/.
@@ -19,12 +19,7 @@ UV = shutil.which("uv") or str(ROOT / ".tools" / "bin" / "uv")
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    path = tmp_path_factory.mktemp("ct") / "repo"
-    path.mkdir()
-    copy_project(path)
-    workspace = Workspace(path, fork_env(path))
-    workspace.git("init", "-q", "-b", "main")
-    workspace.commit("Use this template")
+    workspace = new_fork(tmp_path_factory.mktemp("ct") / "repo")
     workspace.dvc("repro")
     workspace.commit("First training")
     return workspace

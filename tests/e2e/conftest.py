@@ -101,13 +101,17 @@ def fork_env(path: Path) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="module")
-def fork(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    """A fresh fork: the template's files in a new git repository, nothing run yet."""
-    path = tmp_path_factory.mktemp("fork") / "repo"
+def new_fork(path: Path) -> Workspace:
+    """The template's files in a new git repository at `path`, committed, nothing run yet."""
     path.mkdir()
     copy_project(path)
     workspace = Workspace(path, fork_env(path))
     workspace.git("init", "-q", "-b", "main")
     workspace.commit("Use this template")
     return workspace
+
+
+@pytest.fixture(scope="module")
+def fork(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    """A fresh fork: the template's files in a new git repository, nothing run yet."""
+    return new_fork(tmp_path_factory.mktemp("fork") / "repo")
