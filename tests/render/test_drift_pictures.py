@@ -7,11 +7,15 @@ from __future__ import annotations
 import dataclasses
 import re
 from pathlib import Path
+from typing import NamedTuple
+
+import pandas as pd
+import pytest
 
 from tabular_mlops.core.io import read_csv
 from tabular_mlops.core.params import Params
 from tabular_mlops.ct.drift_report import drift_plots, render_html, render_markdown, write_reports
-from tabular_mlops.ct.drift_stats import PREDICTION, detect
+from tabular_mlops.ct.drift_stats import PREDICTION, DriftResult, detect
 from tabular_mlops.ct.simulate import simulate
 from tests.render.pictures import assert_parsed, check, elements, text, texts
 from tests.support import documented_shifts, sample_rows
@@ -20,23 +24,36 @@ RAW_MARKDOWN = re.compile(r"^\s*(#{1,6} |\|.*\||[-*] )|\*\*|\|---")
 HEADER = ["column", "kind", "test", "statistic", "p-value", "adjusted p", "PSI", "drifted"]
 
 
-def drift_windows(params: Params, root: Path):
+class Windows(NamedTuple):
+    raw: pd.DataFrame
+    shifted: pd.DataFrame
+    calm: pd.DataFrame
+    column: str
+    drifted: DriftResult
+
+
+@pytest.fixture(scope="module")
+def windows(params: Params, root: Path) -> Windows:
     """The configured raw data against a batch simulated from it with its first documented
-    shift, and against a calm sample of itself."""
+    shift (`column` the shifted one), and against a calm sample of itself."""
     raw = read_csv(root / params.paths.raw)
     shifts = documented_shifts(raw, params.data, params.drift.discrete_max_values)
     shift, column = next(iter(shifts.values()))
     shifted = simulate(raw, params.data, params.simulate, rows=1000, seed=7, shift=shift)
-    return raw, shifted, sample_rows(raw, params.data), column
+    drifted = detect(raw, shifted, params.data, params.drift)
+    return Windows(raw, shifted, sample_rows(raw, params.data), column, drifted)
 
 
 def test_drift_reports_are_html_with_their_verdict_table_and_charts(
-    params: Params, root: Path, tmp_path: Path
+    params: Params, windows: Windows, tmp_path: Path
 ) -> None:
-    raw, shifted, calm, column = drift_windows(params, root)
+    raw = windows.raw
+    calm = detect(raw, windows.calm, params.data, params.drift)
     pages = []
-    for name, current in (("drifted", shifted), ("calm", calm)):
-        result = detect(raw, current, params.data, params.drift)
+    for name, current, result in (
+        ("drifted", windows.shifted, windows.drifted),
+        ("calm", windows.calm, calm),
+    ):
         out = tmp_path / name / "drift.json"
         out.parent.mkdir()
         context = {"current": f"{name} batch", "reference": params.paths.raw}
@@ -61,18 +78,17 @@ def test_drift_reports_are_html_with_their_verdict_table_and_charts(
             c.column for c in result.columns if c.drifted and c.kind != PREDICTION
         }
         assert all(next(elements(s, "svg"), None) for s in charts.values())
-    assert pages[0][0].drift and column in {c.column for c in pages[0][0].columns if c.drifted}
-    assert not pages[1][0].drift
+    assert windows.column in {c.column for c in windows.drifted.columns if c.drifted}
+    assert not calm.drift
     assert "No drifted column" in text(next(elements(results[1]["tree"], "body")))
 
 
 def test_names_from_the_data_are_shown_as_text_in_the_drift_report(
-    params: Params, root: Path
+    params: Params, windows: Windows
 ) -> None:
     """A column named like markup (a pipe, backticks, a tag) is a cell's text, not structure."""
-    raw, shifted, _, column = drift_windows(params, root)
-    result = detect(raw, shifted, params.data, params.drift)
-    plots = dict(drift_plots(result, raw, shifted, params.data))
+    result, column = windows.drifted, windows.column
+    plots = dict(drift_plots(result, windows.raw, windows.shifted, params.data))
 
     def hostile(name: str) -> str:
         return f"<script>alert(1)</script>|`{name}`|**{name}**"
