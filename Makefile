@@ -286,3 +286,22 @@ history: install ## Every champion change: from, to, when, by whom, which run, w
 
 test-cd: install ## Continuous delivery: reviewed bytes, bundle, release, history, rollback
 	$(PYTEST) tests/cd
+
+# Pictures: every Mermaid block and HTML report through a real parser (tests/render). Node.js 18+
+# and npm come from the system (apt-get install nodejs npm); the parsers are pinned in
+# tests/render/package-lock.json and installed beside the test, nothing global.
+.PHONY: render-tools test-render
+RENDER_TOOLS := tests/render/node_modules/.package-lock.json
+
+$(RENDER_TOOLS): tests/render/package-lock.json
+	@command -v npm >/dev/null || { echo "tests/render needs Node.js 18+ and npm:" \
+		"install them (e.g. apt-get install nodejs npm)" >&2; exit 1; }
+	npm ci --prefix tests/render --no-audit --no-fund --loglevel=error
+	@touch $@
+
+render-tools: $(RENDER_TOOLS) ## Install tests/render's pinned Node packages (Mermaid's parser, parse5)
+
+test-render: install render-tools ## Every picture (Mermaid charts, drift.html, DVC's plots page) parsed
+	$(PYTEST) tests/render
+
+test: render-tools

@@ -252,8 +252,10 @@ def test_regression_scatters_render_as_binned_means_and_quantiles() -> None:
     rules = {"rmse": MetricGate("lower", floor=500.0, abs_tolerance=1.0)}
     text = render(build_report(plot_inputs(plots, metrics), rules))
     assert "#### ROC" not in text, "another task's empty plot is left out"
-    assert 'title "Predicted vs actual: mean predicted per bin of actual"' in text
-    assert 'title "Residuals: mean residual per bin of predicted"' in text
+    assert 'title "Predicted vs actual — base (blue) vs head (orange)"' in text
+    assert "🟧 head (orange): mean predicted per bin of actual." in text
+    assert 'title "Residuals — base (blue) vs head (orange)"' in text
+    assert "🟧 head (orange): mean residual per bin of predicted." in text
     assert text.count("```mermaid") == 2
     residuals = text.split("#### Residuals", 1)[1]
     assert "| residual | base | head |" in residuals
@@ -277,3 +279,23 @@ def test_the_promotion_section_links_to_the_production_history() -> None:
     text = render(build_report(sample_inputs(promotion=promoted), RULES))
     assert "Production history (every champion change): `make history`" in text
     assert "Production history" not in render(build_report(sample_inputs(), RULES))
+
+
+def test_a_chart_with_one_side_draws_it_in_that_sides_colour() -> None:
+    """Mermaid colours lines by their order: a chart without a base line still draws head in
+    head's colour and says the base curve is missing; a quote in a title cannot end the string."""
+    plots = {
+        'Gain "lift"': {
+            "x": "share",
+            "y": "gain",
+            "template": "simple",
+            "base": [],
+            "head": [{"share": 0, "gain": 0}, {"share": 1, "gain": 1}],
+        }
+    }
+    text = render(build_report(plot_inputs(plots, {}), RULES))
+    chart = text.split("```mermaid\n", 1)[1].split("```", 1)[0]
+    assert '"plotColorPalette": "#E69F00"' in chart
+    assert chart.count("  line [") == 1
+    assert "title \"Gain 'lift' — head (orange)\"" in chart
+    assert "Lines: 🟧 head (orange); no base curve." in text

@@ -148,9 +148,9 @@ def test_plots_render_inline_as_mermaid_and_as_dvc_html(pr_repo) -> None:
     assert "ROC" in html
     md = pr_repo.markdown
     chart = md.split("```mermaid", 1)[1].split("```", 1)[0]
-    assert 'title "ROC"' in chart
+    assert 'title "ROC — base (blue) vs head (orange)"' in chart
     assert chart.count("line [") == 2
-    assert "Lines: base then head." in md
+    assert "Lines: 🟦 base (blue) · 🟧 head (orange)." in md
 
 
 def test_unknown_base_revision_is_a_clear_error(pr_repo) -> None:

@@ -26,11 +26,11 @@ from tabular_mlops.core.batches import read_manifest, trained_raw, untrained
 from tabular_mlops.core.errors import PipelineError, exits_cleanly
 from tabular_mlops.core.features import typed_features
 from tabular_mlops.core.github import add_summary, set_outputs
-from tabular_mlops.core.io import atomic_path, read_csv, read_model, read_parquet, write_json
+from tabular_mlops.core.io import read_csv, read_model, read_parquet, write_json
 from tabular_mlops.core.lineage import file_md5
 from tabular_mlops.core.params import DataParams, Params, load_params
 from tabular_mlops.core.task import model_scores as task_scores
-from tabular_mlops.ct.drift_report import drift_plots, render_html, render_markdown
+from tabular_mlops.ct.drift_report import write_reports
 from tabular_mlops.ct.drift_stats import (
     KIND_NAMES,
     DriftResult,
@@ -233,12 +233,7 @@ def main(argv: list[str] | None = None) -> None:
         "checked_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     write_json(out, payload)
-    markdown = render_markdown(result, context)
-    with atomic_path(out.with_suffix(".md")) as tmp:
-        tmp.write_text(markdown, encoding="utf-8")
-    plots = drift_plots(result, reference, current, params.data) if result.drift else []
-    with atomic_path(out.with_suffix(".html")) as tmp:
-        tmp.write_text(render_html(markdown, plots), encoding="utf-8")
+    markdown = write_reports(out, result, context, reference, current, params.data)
     set_outputs(drift=result.drift)
     add_summary(markdown)
     named = ", ".join(result.drifted_features) or "none"

@@ -1,14 +1,21 @@
-"""What the drift watch shows a person: Markdown for the job summary and an issue, HTML with one
-histogram per column (reference against current) for the artifact."""
+"""What the drift watch shows a person: Markdown for the job summary and an issue, and the same
+report as HTML with one histogram per drifted column (reference against current) for the artifact.
+
+Names and values come from the data, so they are escaped for Markdown (a column may hold a pipe or
+a backtick) and the HTML is rendered with raw HTML off (a column may be named `<script>`)."""
 
 from __future__ import annotations
 
 import html
+import re
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from markdown_it import MarkdownIt
 
+from tabular_mlops.core.io import atomic_path
 from tabular_mlops.core.params import DataParams
 from tabular_mlops.ct.drift_stats import (
     KIND_NAMES,
@@ -18,6 +25,33 @@ from tabular_mlops.ct.drift_stats import (
     category_counts,
     typed,
 )
+
+MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
+#: The characters Markdown (CommonMark and GitHub's) may read as syntax in running text.
+SPECIAL = set("\\`*_[]<>|~&!#")
+STYLE = (
+    "body{font-family:system-ui,sans-serif;max-width:64em;margin:1em auto;padding:0 1em}"
+    "table{border-collapse:collapse}th,td{border:1px solid #ccc;padding:2px 8px}"
+    "code{font-size:90%}svg{max-width:100%;height:auto}"
+)
+
+
+def md_text(text: object) -> str:
+    """Text that Markdown shows as it is: one line, its syntax characters escaped."""
+    flat = re.sub(r"[\r\n]+", " ", str(text))
+    return "".join(f"\\{char}" if char in SPECIAL else char for char in flat)
+
+
+def md_code(text: object, in_table: bool = False) -> str:
+    """A code span that holds any name: a fence longer than its backtick runs, padded when it
+    starts or ends with one; a pipe escaped inside a table row."""
+    flat = re.sub(r"[\r\n]+", " ", str(text))
+    if in_table:
+        flat = flat.replace("|", "\\|")
+    fence = "`" * (max((len(run) for run in re.findall("`+", flat)), default=0) + 1)
+    edges = (flat[:1], flat[-1:])
+    pad = " " if "`" in edges or edges == (" ", " ") else ""
+    return f"{fence}{pad}{flat}{pad}{fence}"
 
 
 def histogram(
@@ -123,15 +157,15 @@ def drift_plots(
 
 def render_markdown(result: DriftResult, context: dict[str, Any]) -> str:
     verdict = "**Drift detected**" if result.drift else "No drift"
-    named = ", ".join(f"`{name}`" for name in result.drifted_features) or "none"
+    named = ", ".join(md_code(name) for name in result.drifted_features) or "none"
     lines = [
         "## Drift watch",
         "",
         f"{verdict}. Drifted features: {named}.",
         "",
-        f"- current window: {context['current']}",
-        f"- reference window: {context['reference']}",
-        *[f"- {KIND_NAMES[kind]} shift: {text}" for kind, text in result.methods],
+        f"- current window: {md_text(context['current'])}",
+        f"- reference window: {md_text(context['reference'])}",
+        *[f"- {KIND_NAMES[kind]} shift: {md_text(text)}" for kind, text in result.methods],
         f"- a column drifts when its Benjamini-Hochberg adjusted p-value < {result.alpha} "
         f"and its PSI >= {result.psi_threshold}",
         "",
@@ -141,19 +175,45 @@ def render_markdown(result: DriftResult, context: dict[str, Any]) -> str:
     ordered = sorted(result.columns, key=lambda c: (not c.drifted, c.kind != "feature", c.column))
     for c in ordered:
         lines.append(
-            f"| `{c.column}` | {c.kind} | {c.test} | {c.statistic:.4g} | {c.p_value:.3g} | "
-            f"{c.p_adjusted:.3g} | {c.psi:.3f} | {'**yes**' if c.drifted else 'no'} |"
+            f"| {md_code(c.column, in_table=True)} | {c.kind} | {c.test} | {c.statistic:.4g} | "
+            f"{c.p_value:.3g} | {c.p_adjusted:.3g} | {c.psi:.3f} | "
+            f"{'**yes**' if c.drifted else 'no'} |"
         )
-    lines += ["", *[f"- note: {note}" for note in result.notes]]
+    lines += ["", *[f"- note: {md_text(note)}" for note in result.notes]]
     return "\n".join(lines).rstrip() + "\n"
 
 
-def render_html(markdown_table: str, plots: list[tuple[str, str]]) -> str:
-    sections = (
-        "".join(f"<section><h2>{html.escape(name)}</h2>{svg}</section>" for name, svg in plots)
-        or "<p>No drifted column: nothing to plot.</p>"
+def render_html(markdown: str, plots: list[tuple[str, str]]) -> str:
+    """The Markdown report rendered as HTML (raw HTML in it shown as text), then one section per
+    drifted column with its histogram."""
+    sections = "".join(
+        f"<section><h3>{html.escape(name)}</h3>{svg}</section>" for name, svg in plots
+    )
+    plotted = (
+        f"<h2>Drifted columns: reference against current</h2>{sections}"
+        if plots
+        else "<p>No drifted column: nothing to plot.</p>"
     )
     return (
-        "<!doctype html><html><head><meta charset='utf-8'><title>Drift report</title></head>"
-        f"<body><pre>{html.escape(markdown_table)}</pre>{sections}</body></html>\n"
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>Drift report</title>'
+        f"<style>{STYLE}</style></head>\n<body>\n{MARKDOWN.render(markdown)}{plotted}\n"
+        "</body></html>\n"
     )
+
+
+def write_reports(
+    out: Path,
+    result: DriftResult,
+    context: dict[str, Any],
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    data: DataParams,
+) -> str:
+    """Write `out`'s Markdown and HTML siblings (each whole or not at all); return the Markdown."""
+    markdown = render_markdown(result, context)
+    with atomic_path(out.with_suffix(".md")) as tmp:
+        tmp.write_text(markdown, encoding="utf-8")
+    plots = drift_plots(result, reference, current, data) if result.drift else []
+    with atomic_path(out.with_suffix(".html")) as tmp:
+        tmp.write_text(render_html(markdown, plots), encoding="utf-8")
+    return markdown

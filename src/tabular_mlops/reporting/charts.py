@@ -1,11 +1,15 @@
 """The report's plots section: line plots as Mermaid xy-charts (GitHub renders them inline, no
 image host needed), bar plots and confusion matrices as tables of base and head, scatter plots
 (regression's predicted vs actual and residuals) as a chart of binned means and a table of the
-plotted value's quantiles."""
+plotted value's quantiles.
+
+Mermaid's xy-chart has no legend, so each chart names its sides in its title, draws them in fixed
+colours (an init directive's `plotColorPalette`) and is followed by a legend line."""
 
 from __future__ import annotations
 
 import itertools
+import json
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -19,6 +23,38 @@ QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 #: A confusion matrix with more labels than this is listed by its most changed cells instead.
 MATRIX_LABELS = 12
 TOP_CELLS = 20
+#: Each side's line colour, its name and the square that stands for it in the legend: Okabe-Ito
+#: blue and orange, told apart with colour blindness and on GitHub's light and dark themes.
+SIDES = {"base": ("#0072B2", "blue", "🟦"), "head": ("#E69F00", "orange", "🟧")}
+
+
+def _label(text: str) -> str:
+    """Text for a quoted Mermaid string: it cannot hold a double quote or a line break."""
+    return " ".join(str(text).replace('"', "'").split())
+
+
+def line_chart(
+    title: str, x: str, ticks: list[str], y: str, drawn: list[tuple[str, list[str]]], note: str = ""
+) -> list[str]:
+    """A Mermaid xy-chart of one line per side (`drawn`: side and its values), in the side's
+    colour, with the sides named in the title and in a legend line below."""
+    palette = ", ".join(SIDES[side][0] for side, _ in drawn)
+    init = json.dumps({"themeVariables": {"xyChart": {"plotColorPalette": palette}}})
+    named = " vs ".join(f"{side} ({SIDES[side][1]})" for side, _ in drawn)
+    missing = [side for side in SIDES if side not in dict(drawn)]
+    legend = " · ".join(f"{SIDES[side][2]} {side} ({SIDES[side][1]})" for side, _ in drawn)
+    absent = "".join(f"; no {side} curve" for side in missing)
+    return [
+        "```mermaid",
+        f"%%{{init: {init}}}%%",
+        "xychart-beta",
+        f'  title "{_label(title)} — {named}"',
+        f'  x-axis "{_label(x)}" [{", ".join(ticks)}]',
+        f'  y-axis "{_label(y)}"',
+        *(f"  line [{', '.join(values)}]" for _, values in drawn),
+        "```",
+        f"Lines: {legend}{note}{absent}.",
+    ]
 
 
 def _series(rows: list[dict[str, Any]], x: str, y: str, grid: list[float]) -> list[float] | None:
@@ -77,18 +113,9 @@ def plots_section(plots: Mapping[str, Any]) -> list[str]:
         drawn = [(name, s) for name, s in series if s is not None]
         if not drawn:
             continue
-        legend = " then ".join(name for name, _ in drawn)
-        chart = [
-            "```mermaid",
-            "xychart-beta",
-            f'  title "{title}"',
-            f'  x-axis "{x}" [{", ".join(f"{g:.2f}" for g in grid)}]',
-            f'  y-axis "{y}"',
-            *(f"  line [{', '.join(f'{v:.3f}' for v in s)}]" for _, s in drawn),
-            "```",
-            f"Lines: {legend}.",
-        ]
-        lines += [f"#### {title}", "", *chart, ""]
+        ticks = [f"{g:.2f}" for g in grid]
+        values = [(name, [f"{v:.3f}" for v in s]) for name, s in drawn]
+        lines += [f"#### {title}", "", *line_chart(title, x, ticks, y, values), ""]
     return lines
 
 
@@ -232,17 +259,10 @@ def _scatter(title: str, base_rows: list, head_rows: list, x: str, y: str) -> li
     centres = [(a + b) / 2 for a, b in itertools.pairwise(edges)]
     x_places = _decimals(centres)
     y_places = _decimals([v for _, s in drawn for v in s])
-    chart = [
-        "```mermaid",
-        "xychart-beta",
-        f'  title "{title}: mean {y} per bin of {x}"',
-        f'  x-axis "{x}" [{", ".join(f"{c:.{x_places}f}" for c in centres)}]',
-        f'  y-axis "mean {y}"',
-        *(f"  line [{', '.join(f'{v:.{y_places}f}' for v in s)}]" for _, s in drawn),
-        "```",
-        f"Lines: {' then '.join(name for name, _ in drawn)}.",
-        "",
-    ]
+    ticks = [f"{c:.{x_places}f}" for c in centres]
+    values = [(name, [f"{v:.{y_places}f}" for v in s]) for name, s in drawn]
+    note = f": mean {y} per bin of {x}"
+    chart = [*line_chart(title, x, ticks, f"mean {y}", values, note), ""]
     by_side = dict(sides)
     quantiles = {
         (name, q): _quantile([py for _, py in points], q)

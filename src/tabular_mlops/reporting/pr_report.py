@@ -169,10 +169,12 @@ def gather(
     )
 
 
-def write_plots_html(base_commit: str, out_dir: str) -> None:
-    """DVC's own HTML rendering of every plot, base against workspace."""
+def write_plots_html(base_commit: str, out_dir: str, titles: list[str]) -> None:
+    """DVC's own HTML rendering of the plots named `titles`, base against workspace: only those
+    with data, since another task's empty plot would be an empty spec that draws nothing."""
+    command = [sys.executable, "-m", "dvc", "plots", "diff", base_commit, "--out", out_dir]
     done = subprocess.run(
-        [sys.executable, "-m", "dvc", "plots", "diff", base_commit, "--out", out_dir],
+        [*command, "--targets", *titles],
         capture_output=True,
         text=True,
     )
@@ -217,8 +219,9 @@ def main(argv: list[str] | None = None) -> None:
     with atomic_path(out) as tmp:
         tmp.write_text(text, encoding="utf-8")
     add_summary(text)
-    if args.plots_html:
-        write_plots_html(resolve_base(args.base or default_base()), args.plots_html)
+    drawn = [title for title, spec in inputs.plots.items() if spec["base"] or spec["head"]]
+    if args.plots_html and drawn:
+        write_plots_html(resolve_base(args.base or default_base()), args.plots_html, drawn)
     print(f"report: {out} ({len(text):,} characters): {report.verdict}")
     if args.fail_on_regression and report.failed:
         print("report: failing because a gate failed (--fail-on-regression)", file=sys.stderr)
