@@ -25,13 +25,12 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import ROOT, remove
+from _common import ROOT, remove, resample
 
 from tabular_mlops.core.contract import build_suite
 from tabular_mlops.core.params import Params, load_params
@@ -63,16 +62,6 @@ class PeakRss:
         self._stop.set()
         self._thread.join()
         self.peak = max(self.peak, rss())
-
-
-def resample(frame: pd.DataFrame, scale: int, id_column: str | None, seed: int = 0) -> pd.DataFrame:
-    if scale == 1:
-        return frame
-    rows = np.random.default_rng(seed).integers(0, len(frame), len(frame) * scale)
-    out = frame.iloc[rows].reset_index(drop=True)
-    if id_column is not None:
-        out[id_column] = np.arange(1, len(out) + 1)
-    return out
 
 
 def bench_params(rows: int) -> Params:
