@@ -34,6 +34,7 @@ from tabular_mlops.core.lineage import (
     file_md5,
     git_tags,
     pip_requirements,
+    split_dataset,
     tracking_uri,
 )
 from tabular_mlops.core.params import Params, flatten, load_params
@@ -214,12 +215,7 @@ def _log(
             # The dataset schema of id and 0/1 target columns is informational only, and
             # a relative path is a local file: MLflow warns about both, needlessly.
             warnings.simplefilter("ignore", UserWarning)
-            dataset = mlflow.data.from_pandas(
-                frame,
-                source=str(Path(getattr(params.paths, name)).resolve()),
-                targets=params.data.target,
-                name=name,
-            )
+            dataset = split_dataset(frame, getattr(params.paths, name), name, params.data.target)
         mlflow.log_input(dataset, context="training" if name == "train" else "evaluation")
     logged = mlflow.sklearn.log_model(
         model,
