@@ -7,6 +7,8 @@ measured side by side in one run on this machine, reported as ratios, with a sta
   stage budget  from the same `make repro`: seconds from one `Running stage` line of DVC to the
                 next, so a stage is its own process plus DVC's hashing and lock update after
                 it; `start` is make, the lock-file check and DVC's start-up
+  CPU seconds   user + system time of each command and every process under it: on a shared
+                machine other jobs stretch wall time, far less CPU time, so its ratio is shown too
   no-op repro   `make repro` again with nothing changed (smallest size only)
   first repro   fresh clone to finished first `make repro`, environment install included
 
@@ -23,6 +25,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -70,8 +73,21 @@ def prepared_clone(work: Path, name: str, ref: str | None, raw: Path, rows: int)
     return repo
 
 
+def children_cpu() -> float:
+    """CPU seconds (user + system) of every finished child process and its descendants."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def cpu_timed(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
+    before = children_cpu()
+    wall = timed(command, cwd, env)
+    return wall, children_cpu() - before
+
+
 def repro_budget(repo: Path, env: dict[str, str]) -> dict[str, float]:
     """`make repro`, timed whole and cut at DVC's `Running stage` lines."""
+    cpu = children_cpu()
     start = time.perf_counter()
     marks: list[tuple[str, float]] = [("start", start)]
     tail: deque[str] = deque(maxlen=80)
@@ -94,7 +110,7 @@ def repro_budget(repo: Path, env: dict[str, str]) -> dict[str, float]:
         sys.exit(f"make repro failed in {repo}:\n{''.join(tail)}")
     ends = [at for _, at in marks[1:]] + [end]
     budget = {name: ends[i] - at for i, (name, at) in enumerate(marks)}
-    return budget | {"total": end - start}
+    return budget | {"total": end - start, "cpu": children_cpu() - cpu}
 
 
 def measure_scale(
@@ -103,11 +119,13 @@ def measure_scale(
     """Bare script and cold `make repro` side by side, `repeats` times, each in a fresh clone."""
     source = clone(work, f"source{scale}", ref)
     raw, rows = scaled_raw(source, scale, work / f"raw{scale}.csv")
-    bares, budgets, noops = [], [], []
+    bares, bare_cpus, budgets, noops = [], [], [], []
     for index in range(repeats):
         repo = prepared_clone(work, f"x{scale}-{index}", ref, raw, rows)
         env = link_environment(repo)
-        bares.append(timed([sys.executable, "benchmarks/bare_train.py"], repo, env))
+        wall, cpu = cpu_timed([sys.executable, "benchmarks/bare_train.py"], repo, env)
+        bares.append(wall)
+        bare_cpus.append(cpu)
         budgets.append(repro_budget(repo, env))
         if noop:
             noops.append(timed(["make", "repro"], repo, env))
@@ -118,6 +136,7 @@ def measure_scale(
         "scale": scale,
         "rows": rows,
         "bare": statistics.median(bares),
+        "bare_cpu": statistics.median(bare_cpus),
         "budget": {key: statistics.median(b.get(key, 0.0) for b in budgets) for key in keys},
         "noop": statistics.median(noops) if noops else None,
     }
@@ -132,20 +151,23 @@ def verdict(scale: int, ratio: float) -> str:
 
 def report(results: list[dict], repeats: int, first: float | None) -> None:
     print(f"median of {repeats} run(s) per size, {os.cpu_count()} cores, one run of this script")
-    print("| rows | bare script s | cold `make repro` s | ratio | goal |")
-    print("|---|---:|---:|---:|---|")
+    print(
+        "| rows | bare script s | cold `make repro` s | ratio | goal | CPU s: bare, repro | ratio |"
+    )
+    print("|---|---:|---:|---:|---|---:|---:|")
     for r in results:
-        total = r["budget"]["total"]
+        total, cpu = r["budget"]["total"], r["budget"]["cpu"]
         ratio = total / r["bare"]
         label = f"{r['scale']}x ({r['rows']:,})"
         goal = verdict(r["scale"], ratio)
-        print(f"| {label} | {r['bare']:.1f} | {total:.1f} | {ratio:.1f}x | {goal} |")
+        cpus = f"{r['bare_cpu']:.1f}, {cpu:.1f} | {cpu / r['bare_cpu']:.1f}x"
+        print(f"| {label} | {r['bare']:.1f} | {total:.1f} | {ratio:.1f}x | {goal} | {cpus} |")
     print()
     print("Stage budget, seconds (same runs; a stage includes DVC's bookkeeping after it):")
     print("| stage | " + " | ".join(f"{r['scale']}x" for r in results) + " |")
     print("|---|" + "---:|" * len(results))
     names = ["start", *STAGES, "total"]
-    names += [k for r in results for k in r["budget"] if k not in names]
+    names += [k for r in results for k in r["budget"] if k not in [*names, "cpu"]]
     for name in dict.fromkeys(names):
         cells = " | ".join(f"{r['budget'].get(name, 0.0):.1f}" for r in results)
         label = "start (make, lock check, DVC)" if name == "start" else name
