@@ -70,7 +70,11 @@ def test_a_split_dataset_has_mlflow_s_own_schema_and_the_split_file_s_md5(
     path = tmp_path / "train.parquet"
     write_parquet(path, split)
     frame = pd.read_parquet(path)
-    dataset = lineage.split_dataset(frame, path, "train", params.data.target)
-    assert dataset.schema == mlflow.data.from_pandas(frame, source=str(path)).schema
+    target = params.data.target
+    dataset = lineage.split_dataset(frame, path, "train", target, read_from=path)
+    theirs = mlflow.data.from_pandas(frame, source=str(path))
+    assert dataset.schema == theirs.schema
     assert dataset.digest == lineage.file_md5(path)
+    unread = lineage.split_dataset(frame, tmp_path / "elsewhere.parquet", "train", target)
+    assert unread.digest == theirs.digest
     assert dataset.to_dict()["schema"] is not None
