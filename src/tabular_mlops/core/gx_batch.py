@@ -34,7 +34,7 @@ def compact(frame: pd.DataFrame) -> pd.DataFrame:
 def unfingerprinted() -> Iterator[None]:
     """GX's pandas engine fingerprints every batch under `HASH_THRESHOLD` bytes (1 GB) by
     hashing each cell, and records the hash as a batch marker: metadata shown in Data Docs, not
-    a check. At 7M rows that hash took ~3.5 s of ~14 s, so it is off while the contract runs.
+    a check. At 7M rows that hash took 2 to 3 s of 10 to 14 s, so it is off while the contract runs.
     A GX without the threshold is left as it is."""
     from great_expectations.execution_engine import pandas_execution_engine as engine
 
