@@ -103,8 +103,14 @@ report: install ## Markdown report vs BASE (default: merge base with origin's de
 mlflow-ui: install ## Open the MLflow UI on the local store (http://127.0.0.1:5000)
 	mlflow ui --backend-store-uri $${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db}
 
-bench: install ## Time the pipeline against a bare script (see benchmarks/)
-	python benchmarks/pipeline.py
+# make bench BENCH="--scales 1 10 --repeats 1"   (default: 1x, 10x and 100x rows, 3 runs each)
+BENCH ?=
+bench: install ## Pipeline vs a bare script at 1x, 10x, 100x rows, with the stage budget
+	python benchmarks/pipeline.py $(BENCH)
+
+.PHONY: bench-evaluate
+bench-evaluate: install ## What evaluate's bounded importance sample keeps, vs the whole test split
+	python benchmarks/evaluate_sample.py
 
 clean: ## Remove pipeline outputs, the MLflow store and caches (keeps the environment)
 	rm -rf data/prepared models metrics plots reports mlflow.db mlruns .dvc/tmp .pytest_cache

@@ -1,4 +1,4 @@
-"""Helpers shared by the benchmark scripts: fresh clones and wall-clock timing."""
+"""Helpers shared by the benchmark scripts: fresh clones, wall-clock timing, resampled data."""
 
 from __future__ import annotations
 
@@ -12,14 +12,19 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
 ROOT = Path(__file__).resolve().parents[1]
 VENV = ROOT / ".venv"
 
 
-def clone(dest_parent: Path, name: str = "clone") -> Path:
-    """A fresh clone of the committed HEAD, as a user would get it."""
+def clone(dest_parent: Path, name: str = "clone", ref: str | None = None) -> Path:
+    """A fresh clone of the committed HEAD (or `ref`), as a user would get it."""
     dest = dest_parent / name
     subprocess.run(["git", "clone", "-q", str(ROOT), str(dest)], check=True)
+    if ref is not None:
+        subprocess.run(["git", "checkout", "-q", ref], cwd=dest, check=True)
     return dest
 
 
@@ -59,3 +64,15 @@ def scratch() -> Path:
 
 def remove(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
+
+
+def resample(frame: pd.DataFrame, scale: int, id_column: str | None, seed: int = 0) -> pd.DataFrame:
+    """`scale` times the rows, drawn with replacement; fresh ids keep the contract's uniqueness
+    rule passing, as a real extract's would."""
+    if scale == 1:
+        return frame
+    rows = np.random.default_rng(seed).integers(0, len(frame), len(frame) * scale)
+    out = frame.iloc[rows].reset_index(drop=True)
+    if id_column is not None:
+        out[id_column] = np.arange(1, len(out) + 1)
+    return out

@@ -10,6 +10,7 @@ from sklearn.linear_model import LogisticRegression
 
 from tabular_mlops.core.params import EvaluateParams
 from tabular_mlops.stages.evaluate import band_labels, calibration, feature_importance, slices
+from tabular_mlops.stages.evaluate_plots import sample_rows
 
 PARAMS = EvaluateParams(
     threshold=0.5,
@@ -96,3 +97,31 @@ def test_permutation_importance_equals_sklearns_on_mixed_columns() -> None:
         assert rows[name]["importance"] == round(float(mean), 6)
         assert rows[name]["std"] == round(float(std), 6)
     assert rows["months"]["importance"] > rows["noise"]["importance"]
+
+
+def test_the_importance_sample_keeps_each_class_share_and_every_class() -> None:
+    y_true = np.array([0] * 900 + [1] * 97 + [2] * 3)
+    kept = sample_rows(y_true, 100, seed=3, stratify=True)
+    assert list(kept) == sorted(set(kept))
+    assert np.bincount(y_true[kept]).tolist() == [90, 10, 1]
+    assert list(kept) == list(sample_rows(y_true, 100, seed=3, stratify=True))
+    assert list(kept) != list(sample_rows(y_true, 100, seed=4, stratify=True))
+    assert len(sample_rows(np.linspace(0, 1, 1000), 100, seed=3, stratify=False)) == 100
+
+
+def test_permutation_importance_of_a_long_split_is_that_of_its_bounded_sample() -> None:
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame({"signal": rng.normal(size=600), "noise": rng.normal(size=600)})
+    y_true = (frame["signal"] + rng.normal(scale=0.5, size=600) > 0).astype(int).to_numpy()
+    model = LogisticRegression().fit(frame, y_true)
+    bounded = dataclasses.replace(PARAMS, importance_rows=200)
+    kept = sample_rows(y_true, 200, PARAMS.seed, stratify=True)
+    whole = dataclasses.replace(PARAMS, importance_rows=None)
+    sample = frame.iloc[kept].reset_index(drop=True)
+    expected = feature_importance(model, sample, y_true[kept], whole, "binary")
+    assert feature_importance(model, frame, y_true, bounded, "binary") == expected
+    assert feature_importance(model, frame, y_true, whole, "binary") != expected
+    roomy = dataclasses.replace(PARAMS, importance_rows=600)
+    assert feature_importance(model, frame, y_true, roomy, "binary") == feature_importance(
+        model, frame, y_true, whole, "binary"
+    )

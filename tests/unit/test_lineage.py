@@ -4,7 +4,12 @@ import hashlib
 import subprocess
 from importlib import metadata
 
+import mlflow
+import pandas as pd
+
 from tabular_mlops.core import lineage
+from tabular_mlops.core.io import write_parquet
+from tabular_mlops.stages.prepare import clean
 
 
 def git(cwd, *args) -> str:
@@ -50,3 +55,26 @@ def test_pip_requirements_pin_the_installed_versions() -> None:
 
 def test_file_md5_matches_dvc_style_digest(sample_csv) -> None:
     assert lineage.file_md5(sample_csv) == hashlib.md5(sample_csv.read_bytes()).hexdigest()
+
+
+def test_a_split_dataset_has_mlflow_s_own_schema_and_the_split_file_s_md5(
+    sample_frame, params, tmp_path
+) -> None:
+    """The schema is inferred on distinct values only: the same as MLflow's inference over every
+    row, missing values (a text column's too) included."""
+    split = clean(sample_frame, params.data)
+    text = split.select_dtypes(exclude="number").columns
+    split = split.assign(spare_text=pd.Series(["a", None] * len(split))[: len(split)].to_numpy())
+    if len(text):
+        split.loc[split.index[-1], text[0]] = None
+    path = tmp_path / "train.parquet"
+    write_parquet(path, split)
+    frame = pd.read_parquet(path)
+    target = params.data.target
+    dataset = lineage.split_dataset(frame, path, "train", target, read_from=path)
+    theirs = mlflow.data.from_pandas(frame, source=str(path))
+    assert dataset.schema == theirs.schema
+    assert dataset.digest == lineage.file_md5(path)
+    unread = lineage.split_dataset(frame, tmp_path / "elsewhere.parquet", "train", target)
+    assert unread.digest == theirs.digest
+    assert dataset.to_dict()["schema"] is not None

@@ -7,6 +7,7 @@ import os
 import subprocess
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 #: Run and model-version tag of the track stage: the model file's md5, as dvc.lock records it.
@@ -60,3 +61,29 @@ def git_tags() -> dict[str, str]:
         "mlflow.source.git.commit": commit,
         "mlflow.source.git.branch": branch,
     }
+
+
+def split_dataset(
+    frame: Any, path: str | Path, name: str, target: str, read_from: str | Path | None = None
+) -> Any:
+    """A prepared split as an MLflow dataset, in time that does not grow with its rows' values.
+
+    MLflow would infer the schema by visiting every value of every text column in Python, and
+    digest the split by applying `type` to every cell (~70 s and ~2 s a split at 700k rows).
+    The schema is MLflow's own inference on each column's distinct values, which gives the
+    same types and the same `required` (whether any value is missing); the digest is the md5
+    of the file `frame` was `read_from` (the one dvc.lock records), else MLflow's own."""
+    import mlflow
+    from mlflow.types import Schema
+    from mlflow.types.utils import _infer_schema
+
+    dataset = mlflow.data.from_pandas(
+        frame,
+        source=str(Path(path).resolve()),
+        targets=target,
+        name=name,
+        digest=None if read_from is None else file_md5(read_from),
+    )
+    columns = [_infer_schema(frame[column].drop_duplicates()).inputs[0] for column in frame]
+    dataset.schema = Schema(columns)  # a cached_property: assigning it is what it caches
+    return dataset

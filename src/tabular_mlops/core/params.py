@@ -126,6 +126,8 @@ class EvaluateParams:
     seed: Annotated[Int, Field(ge=0)]
     threshold: Annotated[Float, Field(gt=0, lt=1)] | None = None
     calibration_bins: Annotated[Int, Field(ge=2)] = 10
+    #: Permutation importance scores a seeded sample of this many test rows (null: all of them).
+    importance_rows: Annotated[Int, Field(ge=100)] | None = 5_000
 
     @property
     def cutoff(self) -> float:

@@ -13,10 +13,12 @@ tracking server, a database) is shared by machines, so its lock lives in the reg
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote
 
 from filelock import FileLock, Timeout
@@ -42,7 +44,11 @@ def lock_path(uri: str) -> Path | None:
 
 def create_sqlite_store(database: Path) -> None:
     """A new SQLite store is built beside its path and renamed into place: MLflow creates its
-    tables in dozens of commits, and a store killed halfway would fail every later command."""
+    tables in dozens of commits, and a store killed halfway would fail every later command.
+
+    As nothing reads the staging file, its commits skip the disk flush and the rollback journal
+    (~4 s of a first `track` on 2 cores); the file is flushed once, before the rename. Both
+    pragmas hold for this connection only, so the store itself keeps SQLite's defaults."""
     import sqlalchemy
     from mlflow.store.db.utils import _initialize_tables
 
@@ -51,11 +57,21 @@ def create_sqlite_store(database: Path) -> None:
     engine = sqlalchemy.create_engine(
         f"sqlite:///{staging.resolve()}", poolclass=sqlalchemy.pool.NullPool
     )
+    sqlalchemy.event.listen(engine, "connect", _unflushed)
     try:
         _initialize_tables(engine)
     finally:
         engine.dispose()
+    with staging.open("rb") as built:
+        os.fsync(built.fileno())
     staging.replace(database)
+
+
+def _unflushed(connection: Any, _record: Any) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA synchronous = OFF")
+    cursor.execute("PRAGMA journal_mode = MEMORY")
+    cursor.close()
 
 
 @contextmanager

@@ -225,6 +225,7 @@ evaluate:{threshold}
   slice_columns: {slice_columns}   # metrics per value of each
   bands:{bands}{calibration}
   importance_repeats: 2         # permutation importance shuffles per column
+  importance_rows: 5000         # test rows it scores: a seeded, stratified sample (null: all)
   seed: 42
 
 track:

@@ -27,7 +27,14 @@ from sklearn.metrics import (
 )
 
 from tabular_mlops.core.params import EvaluateParams
-from tabular_mlops.core.task import DIRECTIONS, PRIMARY, Task, model_scores, predicted_codes
+from tabular_mlops.core.task import (
+    DIRECTIONS,
+    PRIMARY,
+    Task,
+    is_classification,
+    model_scores,
+    predicted_codes,
+)
 
 CURVE_POINTS = 200
 SCATTER_POINTS = 200
@@ -159,7 +166,15 @@ def feature_importance(
     sklearn's `permutation_importance` ones (same seeding, same repeated shuffles, so the same
     numbers), but the shuffled copies are scored together in a few model calls: on the shipped
     data one call instead of 39, each of which paid the forest's fixed cost (~8x faster).
+
+    A test split larger than `importance_rows` is first cut to a seeded sample of that many rows
+    (stratified by class): the work is (columns x repeats) scorings of every row, and at 700k
+    rows a 5,000-row sample ranked the columns as the whole split did (Spearman 0.996, same top
+    five) in 6.5 s instead of 205 s (benchmarks/evaluate_sample.py).
     """
+    if params.importance_rows is not None and len(x) > params.importance_rows:
+        kept = sample_rows(y_true, params.importance_rows, params.seed, is_classification(task))
+        x, y_true = x.iloc[kept].reset_index(drop=True), y_true[kept]
     rows, repeats = len(x), params.importance_repeats
     metric = _PRIMARY_SCORE[task]
     sign = 1.0 if DIRECTIONS[PRIMARY[task]] == "higher" else -1.0
@@ -189,6 +204,25 @@ def feature_importance(
         for column in x.columns
     ]
     return sorted(result, key=lambda row: -row["importance"])
+
+
+def sample_rows(y_true: np.ndarray, rows: int, seed: int, stratify: bool) -> np.ndarray:
+    """Sorted positions of `rows` rows drawn without replacement; with `stratify`, each class
+    keeps its share (largest remainders, at least one row of every class)."""
+    rng = np.random.default_rng(seed)
+    if not stratify:
+        return np.sort(rng.choice(len(y_true), size=rows, replace=False))
+    classes, counts = np.unique(y_true, return_counts=True)
+    quota = counts * rows / len(y_true)
+    take = np.floor(quota).astype(int)
+    extra = np.argsort(take - quota, kind="stable")[: rows - int(take.sum())]
+    take[extra] += 1
+    take = np.clip(take, 1, counts)
+    picked = [
+        rng.permutation(np.flatnonzero(y_true == label))[:size]
+        for label, size in zip(classes, take, strict=True)
+    ]
+    return np.sort(np.concatenate(picked))
 
 
 def _shuffled_copies(x: pd.DataFrame, column: str, repeats: int, seed: int) -> list[pd.DataFrame]:

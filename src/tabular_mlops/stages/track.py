@@ -34,6 +34,7 @@ from tabular_mlops.core.lineage import (
     file_md5,
     git_tags,
     pip_requirements,
+    split_dataset,
     tracking_uri,
 )
 from tabular_mlops.core.params import Params, flatten, load_params
@@ -114,16 +115,19 @@ def log_run(
     *,
     batches: list[dict[str, Any]] | None = None,
     model_file: str | Path | None = None,
+    split_files: tuple[str | Path, str | Path] | None = None,
 ) -> dict[str, str]:
     """Log and register one pipeline run's model; return the ids a later stage or user needs.
 
     `model_file` is the file `model` was read from (logged as it is); without it the model is
-    written with joblib and that file is logged. Holds the store's lock throughout
-    (ct/store_lock.py): a fresh store is created once, and runs left RUNNING by a killed
-    `track` are repaired first (ct/runs.py)."""
+    written with joblib and that file is logged. `split_files` are the files `train` and `test`
+    were read from: each one's md5 is its dataset's digest (else MLflow digests the frame).
+    Holds the store's lock throughout (ct/store_lock.py): a fresh store is created once, and
+    runs left RUNNING by a killed `track` are repaired first (ct/runs.py)."""
     import mlflow
 
     signature = model_signature(model, train, params)
+    datasets = split_datasets(params, (train, test), split_files or (None, None))
     uri = tracking_uri()
     with store_lock(uri, "track", params.track.registered_model):
         client = registry.connect()
@@ -143,7 +147,7 @@ def log_run(
                     run,
                     params,
                     model,
-                    (train, test),
+                    datasets,
                     metrics,
                     raw_md5,
                     slices,
@@ -171,6 +175,22 @@ def _exact_file(model: Any, model_file: str | Path | None, staging: Path) -> Pat
     return exact
 
 
+def split_datasets(
+    params: Params,
+    splits: tuple[pd.DataFrame, pd.DataFrame],
+    files: tuple[str | Path | None, str | Path | None],
+) -> list[Any]:
+    """The train and test splits as MLflow datasets (core.lineage.split_dataset)."""
+    with warnings.catch_warnings():
+        # The dataset schema of id and 0/1 target columns is informational only, and a
+        # relative path is a local file: MLflow warns about both, needlessly.
+        warnings.simplefilter("ignore", UserWarning)
+        return [
+            split_dataset(frame, getattr(params.paths, name), name, params.data.target, file)
+            for name, frame, file in zip(("train", "test"), splits, files, strict=True)
+        ]
+
+
 def _discard(client: Any, run: Any, name: str) -> None:
     """A run whose logging failed is removed with what it registered; the error that failed it
     is what the user sees, so a second failure here stays quiet."""
@@ -190,7 +210,7 @@ def _log(
     run: Any,
     params: Params,
     model: Any,
-    splits: tuple[pd.DataFrame, pd.DataFrame],
+    datasets: list[Any],
     metrics: dict[str, Any],
     raw_md5: str,
     slices: dict[str, Any] | None,
@@ -209,23 +229,13 @@ def _log(
     mlflow.set_tags(batch_tags(batches))  # provenance: the batches in the raw data
     mlflow.log_dict({"batches": batches}, "data/batches.json")
     mlflow.log_params(flatten(params))
-    for name, frame in zip(("train", "test"), splits, strict=True):
-        with warnings.catch_warnings():
-            # The dataset schema of id and 0/1 target columns is informational only, and
-            # a relative path is a local file: MLflow warns about both, needlessly.
-            warnings.simplefilter("ignore", UserWarning)
-            dataset = mlflow.data.from_pandas(
-                frame,
-                source=str(Path(getattr(params.paths, name)).resolve()),
-                targets=params.data.target,
-                name=name,
-            )
-        mlflow.log_input(dataset, context="training" if name == "train" else "evaluation")
+    for dataset, context in zip(datasets, ("training", "evaluation"), strict=True):
+        mlflow.log_input(dataset, context=context)
     logged = mlflow.sklearn.log_model(
         model,
         name="model",
         signature=signature,
-        input_example=input_example(splits[0], params),
+        input_example=input_example(datasets[0].df, params),
         pip_requirements=pip_requirements(),
         pyfunc_predict_fn=predict_function(params.data.task),
         metadata=model_metadata(params),
@@ -267,6 +277,7 @@ def track(params: Params) -> dict[str, str]:
         read_json(params.paths.slices).get("slices", {}),
         batches=read_manifest(params.paths.batches),
         model_file=params.paths.model,
+        split_files=(params.paths.train, params.paths.test),
     )
 
 
