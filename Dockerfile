@@ -2,7 +2,7 @@
 # user, and the model baked in: `make bundle` writes dist/serving (the registry version's exact
 # model file, its manifest and an example record), and the service checks the file against the
 # manifest at start, so the image needs no registry and /version names the version. MODEL_URI
-# (with MODEL_PATH="") serves a registry alias instead. See README, "Continuous delivery".
+# (with MODEL_PATH="") serves a registry alias instead. See docs/delivery.md.
 # Build: make bundle && docker build -t model-serving .
 FROM ghcr.io/astral-sh/uv:0.13.9 AS uv
 

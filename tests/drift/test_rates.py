@@ -2,7 +2,7 @@
 raise at most 2 alarms (5%), and each kind of shift the simulator injects (chosen from the data:
 see tests/support.documented_shifts) in a 1,000-row batch must be caught in at least 19 of 20
 trials with the shifted column named. (The benchmark runs 200 of each with prediction drift
-included; its rates are in the README.)"""
+included; its rates are in docs/drift.md, "Measured".)"""
 
 from __future__ import annotations
 

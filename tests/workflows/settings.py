@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 #: What a team sets for the workflows: credentials as secrets of a GitHub environment, the
-#: stores' locations as its variables (README, "Secrets and variables"); runners as repository
-#: variables, since `runs-on` is chosen before a job enters its environment.
+#: stores' locations as its variables (docs/team.md, "GitHub: environments, secrets, variables
+#: and runners"); runners as repository variables, since `runs-on` is chosen before a job enters
+#: its environment.
 MLFLOW_CREDENTIALS = {"MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"}
 DVC_CREDENTIALS = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
 LOCATIONS = {"MLFLOW_TRACKING_URI", "DVC_REMOTE_URL", "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION"}

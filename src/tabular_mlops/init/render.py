@@ -248,7 +248,7 @@ gates:
     abs_tolerance: 0.05
 
 # New data: batches in paths.incoming are validated with the data contract, then appended to
-# paths.raw (see README, "New data and drift").
+# paths.raw (see docs/drift.md).
 ingest:
   pattern: "*.csv"
   min_rows: {ingest_min_rows:<20}# a smaller batch is rejected (the contract's validate.min_rows
@@ -266,7 +266,7 @@ drift:
   reference: raw                # raw (the rows the model was trained on) | train (its train split)
   prediction_log: null          # JSON lines the prediction service writes (drift.current)
   alpha: 0.05                   # Benjamini-Hochberg false discovery rate across all tests
-  psi_threshold: 0.03           # a drifted column must also move this much (PSI; README)
+  psi_threshold: 0.03           # a drifted column must also move this much (PSI; docs/drift.md)
   psi_bins: 10                  # quantile bins of the reference for numeric PSI
   discrete_max_values: 10       # numeric columns with at most this many values: chi-squared
 
