@@ -29,7 +29,7 @@ unexport PYTHONDONTWRITEBYTECODE
 TEST_WORKERS ?= auto
 PYTEST := pytest -q -n $(TEST_WORKERS) --dist loadfile
 
-.PHONY: help install repro test lint format test-unit test-data test-model test-report \
+.PHONY: help install repro test lint format test-fast test-unit test-data test-model test-report \
 	test-e2e test-workflows report dvc-pull dvc-push mlflow-ui bench clean
 
 help: ## List the targets
@@ -67,6 +67,9 @@ format: install ## Apply ruff's fixes and formatting
 
 test: lint repro ## Lint, reproduce the pipeline, then run every test
 	$(PYTEST)
+
+test-fast: repro ## The inner loop: every `fast`-tier test (no project copies, servers or act)
+	$(PYTEST) -m fast
 
 test-unit: install ## Unit tests: pure functions on tiny frames, no pipeline needed
 	$(PYTEST) tests/unit

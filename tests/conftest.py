@@ -7,6 +7,7 @@ no id) is not generated, rather than reported as skipped: see pytest_collection_
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -17,11 +18,47 @@ from tabular_mlops.core.params import Params, load_params
 from .support import write_sample
 
 ROOT = Path(__file__).resolve().parents[1]
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Workers already fill the cores: an OpenMP pool per worker (and per pipeline stage it
+    # starts) only makes them wait on each other. Models are byte-identical at any thread count.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 EMPTY_PARAMETER_SET = "got empty parameter set"
+#: The tier of each test (a marker): `fast` unless its folder or file is named here, the most
+#: specific entry winning. `integration` drives copies of the project with the real DVC, MLflow or
+#: servers; `workflow` runs a GitHub Actions workflow with act. `make test-fast` runs `fast`.
+TIERS = {
+    "tests/cd": "integration",
+    "tests/drift": "integration",
+    "tests/e2e": "integration",
+    "tests/faults": "integration",
+    "tests/team": "integration",
+    "tests/data/test_pipeline_gate.py": "integration",
+    "tests/model/test_promote.py": "integration",
+    "tests/report/test_report_repos.py": "integration",
+    "tests/serve/test_service.py": "integration",
+    "tests/serve/test_smoke_and_fallback.py": "integration",
+    "tests/unit/test_store_repair.py": "integration",
+    "tests/workflows": "workflow",
+    "tests/workflows/test_static.py": "fast",
+}
+
+
+def tier_of(relative: str) -> str:
+    """The tier of a test file given by its path from the repository root."""
+    parts = relative.split("/")
+    for end in range(len(parts), 0, -1):
+        tier = TIERS.get("/".join(parts[:end]))
+        if tier:
+            return tier
+    return "fast"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Deselect tests whose config-derived parameter list is empty: nothing to check here."""
+    """Mark each test with its tier, and deselect tests whose config-derived parameter list is
+    empty: nothing to check here."""
+    for item in items:
+        relative = item.path.relative_to(ROOT).as_posix()
+        item.add_marker(getattr(pytest.mark, tier_of(relative)))
     empty = [
         item
         for item in items
