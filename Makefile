@@ -112,6 +112,9 @@ bench: install ## Pipeline vs a bare script at 1x, 10x, 100x rows, with the stag
 	python benchmarks/pipeline.py $(BENCH)
 
 .PHONY: bench-evaluate
+bench-tests: install ## A fresh clone's `make test`, timed, with test-seconds per folder and tier
+	python benchmarks/suite.py $(BENCH)
+
 bench-evaluate: install ## What evaluate's bounded importance sample keeps, vs the whole test split
 	python benchmarks/evaluate_sample.py
 
