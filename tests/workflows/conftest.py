@@ -15,12 +15,14 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from filelock import FileLock
 
 from tests.e2e.conftest import copy_project
 from tests.workflows.settings import runner_labels
@@ -47,6 +49,13 @@ STAND_IN_FOR = {
 }
 USES = re.compile(r"uses:\s*([\w.-]+/[\w.-]+)@([0-9a-f]{40})")
 REPOSITORY = "acme/tabular-fork"
+#: What a workflow's suite steps (`make test-*`) are given under act: pytest collects each
+#: folder's tests and runs none. The suite runs once, outside act; what a workflow test checks
+#: is that each step reaches its folder's tests in the step's environment (a wrong folder, a
+#: missing conftest option or an import error still fails the step).
+COLLECT_ONLY = "--collect-only -qq"
+#: `-qq --collect-only` prints one `path: count` line per test file.
+COLLECTED = re.compile(r"^\[[^\]]*\]\s+\|\s+(tests/\S+\.py): (\d+)\s*$", re.MULTILINE)
 
 
 def set_param(path: Path, section: str, key: str, value: object) -> None:
@@ -110,11 +119,41 @@ class ActRun:
     def recorded(self, action: str) -> list[dict[str, Any]]:
         return [line for line in self.records if line["action"] == action]
 
+    def step_output(self, name: str) -> str:
+        """What the step `name` printed: from its start to the next step's."""
+        start = re.search(rf"⭐ Run Main {re.escape(name)}\s*$", self.output, flags=re.MULTILINE)
+        assert start, f"no step {name!r} ran"
+        end = self.output.find("⭐ Run ", start.end())
+        return self.output[start.end() : end if end >= 0 else None]
+
+    def collected(self, step: str) -> dict[str, int]:
+        """The test files the suite step `step` collected under COLLECT_ONLY, with their counts."""
+        return {path: int(count) for path, count in COLLECTED.findall(self.step_output(step))}
+
     def step_failed(self, name: str) -> bool:
         return bool(re.search(rf"❌\s+Failure - Main {re.escape(name)}", self.output))
 
     def step_succeeded(self, name: str) -> bool:
         return bool(re.search(rf"✅\s+Success - Main {re.escape(name)}", self.output))
+
+
+def assert_collects(run: ActRun, step: str, root: Path, *folders: str) -> None:
+    """The suite step `step` succeeded and collected tests from every test file of `folders`
+    (in the checkout at `root`), and from no other file."""
+    assert run.step_succeeded(step), run.failure_summary()
+    collected = run.collected(step)
+    expected = {
+        path.relative_to(root).as_posix()
+        for folder in folders
+        for path in (root / folder).rglob("test_*.py")
+    }
+    assert expected, f"no test files under {folders}"
+    # act masks each secret's value in the log (`***`), in a file name too.
+    patterns = [re.escape(path).replace(re.escape("***"), ".+") for path in collected]
+    matched = {path for path in expected if any(re.fullmatch(p, path) for p in patterns)}
+    assert len(collected) == len(expected), f"{step}: collected {sorted(collected)}"
+    assert matched == expected, f"{step}: collected {sorted(collected)}"
+    assert all(count > 0 for count in collected.values()), f"{step}: {collected}"
 
 
 class Fork:
@@ -183,6 +222,8 @@ class Fork:
             "--env",
             f"VENV={ENV_DIR}",
             "--env",
+            f"PYTEST_ADDOPTS={COLLECT_ONLY}",
+            "--env",
             f"STANDIN_RECORD={record}",
             "--env",
             f"ARTIFACT_DIR={artifacts}",
@@ -209,10 +250,12 @@ class Fork:
                 ]
         env = clean_env()
         env["PATH"] = f"{STAND_INS / 'bin'}{os.pathsep}{env['PATH']}"
+        started = time.monotonic()
         done = subprocess.run(
             command, cwd=self.path, capture_output=True, text=True, env=env, timeout=timeout
         )
         (run_dir / "act.log").write_text(done.stdout + done.stderr, encoding="utf-8")
+        (run_dir / "seconds").write_text(f"{time.monotonic() - started:.1f}\n")
         return ActRun(
             returncode=done.returncode,
             output=done.stdout + done.stderr,
@@ -286,18 +329,42 @@ class Results:
     dvc_remote: Path
 
 
+def session_folder(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
+    """A path of this test session that all its xdist workers share."""
+    root = tmp_path_factory.getbasetemp()
+    return (root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root) / name
+
+
 @pytest.fixture(scope="session")
 def results(upstream: Path, tmp_path_factory: pytest.TempPathFactory) -> Results:
-    work = tmp_path_factory.mktemp("results") / "fork"
-    fork = clone_fork(upstream, work)
-    remote = tmp_path_factory.mktemp("dvc-remote")
-    fork.make("repro")
-    fork.commit_all("First repro: dvc.lock and metrics")
-    fork.make("dvc-push", f"DVC_REMOTE_URL={remote}")
-    bare = tmp_path_factory.mktemp("upstream-results") / "repo.git"
-    git(work.parent, "clone", "-q", "--bare", str(work), str(bare))
-    shutil.rmtree(work.parent, ignore_errors=True)
-    return Results(upstream=bare, dvc_remote=remote)
+    """Built once per test session by whichever worker asks first, the others waiting on its lock.
+    No test may change it: a test whose run pushes to the remote uses `own_remote`."""
+    folder = session_folder(tmp_path_factory, "results")
+    built = Results(upstream=folder / "upstream" / "repo.git", dvc_remote=folder / "dvc-remote")
+    ready = folder.with_name("results.ready")
+    with FileLock(folder.with_name("results.lock")):
+        if not ready.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            work = folder / "work" / "fork"
+            work.parent.mkdir(parents=True)
+            fork = clone_fork(upstream, work)
+            # `make test` reproduced this checkout first: its run-cache spares the fork's training.
+            if (ROOT / ".dvc" / "cache").is_dir():
+                shutil.copytree(ROOT / ".dvc" / "cache", work / ".dvc" / "cache")
+            fork.make("repro")
+            fork.commit_all("First repro: dvc.lock and metrics")
+            fork.make("dvc-push", f"DVC_REMOTE_URL={built.dvc_remote}")
+            built.upstream.parent.mkdir()
+            git(work.parent, "clone", "-q", "--bare", str(work), str(built.upstream))
+            shutil.rmtree(work.parent, ignore_errors=True)
+            ready.touch()
+    return built
+
+
+@pytest.fixture
+def own_remote(results: Results, tmp_path: Path) -> Path:
+    """A copy of the results' DVC remote that a run may push to."""
+    return shutil.copytree(results.dvc_remote, tmp_path / "dvc-remote")
 
 
 @pytest.fixture

@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pandas as pd
 
 from tabular_mlops.core.params import Params
-from tests.workflows.conftest import Fork, Results
+from tests.workflows.conftest import Fork, assert_collects
 
 PUSH = {"ref": "refs/heads/main", "repository": {"default_branch": "main"}}
 
 
 def test_ci_passes_on_good_data_and_reuses_the_dvc_remote(
-    fork_with_results: Fork, results: Results
+    fork_with_results: Fork, own_remote: Path
 ) -> None:
     """With the runner variables set, the job runs on the runner TRAIN_RUNNER names: act is given
-    only the two named runners, not GitHub's default."""
+    only the two named runners, not GitHub's default. The suite steps collect their folders' tests
+    (COLLECT_ONLY): the suite itself runs outside act."""
     variables = {
-        "DVC_REMOTE_URL": str(results.dvc_remote),
+        "DVC_REMOTE_URL": str(own_remote),
         "TRAIN_RUNNER": "gpu-large",
         "RUNNER": "small",
     }
@@ -27,12 +29,12 @@ def test_ci_passes_on_good_data_and_reuses_the_dvc_remote(
     for step in (
         "Lint (ruff, actionlint, zizmor)",
         "Check the data against the contract",
-        "Unit and data tests",
         "Reproduce the pipeline",
-        "Model tests",
         "Push the DVC cache and run-cache (main only, when a remote is configured)",
     ):
         assert run.step_succeeded(step), step
+    assert_collects(run, "Unit and data tests", fork_with_results.path, "tests/unit", "tests/data")
+    assert_collects(run, "Model tests", fork_with_results.path, "tests/model")
     # The DVC remote gave back the committed model and data: nothing was retrained.
     assert "Stage 'train' didn't change, skipping" in run.output
     assert "Running stage 'train'" not in run.output

@@ -17,7 +17,14 @@ from typing import Any
 import yaml
 
 from tabular_mlops.core.params import Params
-from tests.workflows.conftest import REPOSITORY, ActRun, Fork, Results, set_param
+from tests.workflows.conftest import (
+    REPOSITORY,
+    ActRun,
+    Fork,
+    Results,
+    assert_collects,
+    set_param,
+)
 from tests.workflows.test_retrain import REPOSITORY_EVENT, tolerate_any_change
 
 PUSH = {"ref": "refs/heads/main", "repository": {"full_name": REPOSITORY, "default_branch": "main"}}
@@ -78,6 +85,7 @@ def test_from_a_retraining_pull_request_to_production_and_back(
     first = fork.act("push", "deploy.yml", PUSH, variables=stores)
     assert first.returncode == 0, first.failure_summary()
     assert "Running stage 'train'" not in first.output, "the model was pulled, not retrained"
+    assert_collects(first, "Model tests", fork.path, "tests/model")
     package = first.artifact("serving-bundle")
     assert md5(package / "model.pkl") == first_md5
     assert json.loads((package / "manifest.json").read_text())["version"] == "1"
@@ -106,6 +114,7 @@ def test_from_a_retraining_pull_request_to_production_and_back(
         secrets={"RETRAIN_APP_PRIVATE_KEY": "-----BEGIN PRIVATE KEY-----"},
     )
     assert retrain.returncode == 0, retrain.failure_summary()
+    assert_collects(retrain, "Model tests", fork.path, "tests/model")
     [request] = retrain.recorded("peter-evans/create-pull-request")
     assert request["inputs"]["token"] == "app-token-of-4242"
     assert "No checks ran" not in request["extra"]["body"]
@@ -135,6 +144,7 @@ def test_from_a_retraining_pull_request_to_production_and_back(
     second = fork.act("push", "deploy.yml", PUSH, variables=stores | {"PUBLISH_IMAGE": "false"})
     assert second.returncode == 0, second.failure_summary()
     assert "Running stage 'train'" not in second.output
+    assert_collects(second, "Model tests", fork.path, "tests/model")
     assert md5(second.artifact("serving-bundle") / "model.pkl") == second_md5
     assert not second.recorded("docker/login-action") and not retag_calls(second)
     assert not second.recorded("actions/attest-build-provenance")

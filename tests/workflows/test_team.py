@@ -14,7 +14,7 @@ import pytest
 
 from tabular_mlops.core.params import Params
 from tests.team_servers import RunningTeam, running_team
-from tests.workflows.conftest import Fork
+from tests.workflows.conftest import Fork, assert_collects
 from tests.workflows.settings import MLFLOW_CREDENTIALS, team_settings
 
 PUSH = {"ref": "refs/heads/main", "repository": {"default_branch": "main"}}
@@ -61,6 +61,8 @@ def test_ci_on_main_logs_to_the_team_server_and_pushes_the_run_cache(
     before = remote_keys(team)
     run = fork.act("push", "ci.yml", PUSH, variables=variables, secrets=secrets, timeout=1500)
     assert run.returncode == 0, run.failure_summary()
+    assert_collects(run, "Unit and data tests", fork.path, "tests/unit", "tests/data")
+    assert_collects(run, "Model tests", fork.path, "tests/model")
     assert run.step_succeeded(
         "Push the DVC cache and run-cache (main only, when a remote is configured)"
     )
