@@ -26,8 +26,10 @@ unexport PYTHONDONTWRITEBYTECODE
 # Test files run side by side (pytest-xdist), each file whole on one worker so its module
 # fixtures (a trained copy of the project, a registered champion) are built once. Not
 # `--dist loadgroup`: with pytest 9.2 xdist can no longer rename node ids, so groups are ignored.
+# Files go to the workers in the order tests/conftest.py puts them (slowest tier first), not
+# xdist's default of the files with the most tests first, which left the longest files for last.
 TEST_WORKERS ?= auto
-PYTEST := pytest -q -n $(TEST_WORKERS) --dist loadfile
+PYTEST := pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 .PHONY: help install repro test lint format test-fast test-unit test-data test-model test-report \
 	test-e2e test-workflows report dvc-pull dvc-push mlflow-ui bench clean

@@ -53,12 +53,19 @@ def tier_of(relative: str) -> str:
     return "fast"
 
 
+#: The order tiers are handed to xdist's workers: the longest files first, so that no long file
+#: starts last and runs alone while the other worker idles (longest-processing-time-first).
+TIER_ORDER = ("workflow", "integration", "fast")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark each test with its tier, and deselect tests whose config-derived parameter list is
-    empty: nothing to check here."""
+    """Mark each test with its tier and order the tiers, each file kept whole and in place within
+    its tier; deselect tests whose config-derived parameter list is empty: nothing to check here."""
+    tiers = {}
     for item in items:
-        relative = item.path.relative_to(ROOT).as_posix()
-        item.add_marker(getattr(pytest.mark, tier_of(relative)))
+        tiers[item] = tier_of(item.path.relative_to(ROOT).as_posix())
+        item.add_marker(getattr(pytest.mark, tiers[item]))
+    items.sort(key=lambda item: TIER_ORDER.index(tiers[item]))
     empty = [
         item
         for item in items
