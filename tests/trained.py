@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -53,16 +54,22 @@ def build(path: Path) -> Workspace:
     return workspace
 
 
+def built_once(factory: pytest.TempPathFactory, name: str, make: Callable[[Path], object]) -> Path:
+    """`make(path)` run by the first worker that asks, once per session; the path all read."""
+    base = shared_base(factory)
+    path, ready = base / name, base / f"{name}.ready"
+    with FileLock(base / f"{name}.lock"):
+        if not ready.exists():
+            shutil.rmtree(path, ignore_errors=True)  # a build that failed halfway
+            make(path)
+            ready.touch()
+    return path
+
+
 @pytest.fixture(scope="session")
 def trained_template(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     """The shared trained fork: read it, or `private_copy` it; never change it."""
-    base = shared_base(tmp_path_factory)
-    path, ready = base / NAME, base / f"{NAME}.ready"
-    with FileLock(base / f"{NAME}.lock"):
-        if not ready.exists():
-            shutil.rmtree(path, ignore_errors=True)  # a build that failed halfway
-            build(path)
-            ready.touch()
+    path = built_once(tmp_path_factory, NAME, build)
     return Workspace(path, fork_env(path))
 
 
