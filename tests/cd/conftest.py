@@ -1,9 +1,9 @@
 """Trained copies of the project for the delivery tests.
 
-The pipeline runs once per test session (worker) in a template: a fork's repository with its
-first training and dvc.lock committed, as a merged pull request leaves it, and no registry. Each
-module gets a copy of it (`project`), and `registered` is that copy after `make register`, so a
-module that needs a registry version has one, registered as deploy registers it.
+Each module gets a copy of the session's trained fork (tests/trained.py: its first training and
+dvc.lock committed, as a merged pull request leaves it) without its registry (`project`), and
+`registered` is that copy after `make register`, so a module that needs a registry version has
+one, registered as deploy registers it.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import pytest
 
 from tabular_mlops.core.params import Params, load_params
 from tests.drift.conftest import make
-from tests.e2e.conftest import Workspace, fork_env, new_fork
+from tests.e2e.conftest import Workspace
+from tests.trained import private_copy
 
 __all__ = ["Workspace", "clone", "make", "outputs", "params_of", "registry_client"]
 
@@ -29,8 +30,7 @@ def params_of(workspace: Workspace) -> Params:
 
 def clone(source: Workspace, dest: Path) -> Workspace:
     """A copy of `source` at `dest`: its git history, files, DVC cache and registry."""
-    shutil.copytree(source.path, dest, symlinks=True)
-    return Workspace(dest, fork_env(dest))
+    return private_copy(source, dest)
 
 
 def registry_client(workspace: Workspace) -> Any:
@@ -61,18 +61,11 @@ def isolated_mlflow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
 
 
-@pytest.fixture(scope="session")
-def trained_template(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    workspace = new_fork(tmp_path_factory.mktemp("cd-template") / "repo")
-    workspace.dvc("repro")
-    without_registry(workspace)
-    workspace.commit("First training")
-    return workspace
-
-
 @pytest.fixture(scope="module")
 def project(trained_template: Workspace, tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    return clone(trained_template, tmp_path_factory.mktemp("cd") / "repo")
+    workspace = clone(trained_template, tmp_path_factory.mktemp("cd") / "repo")
+    without_registry(workspace)
+    return workspace
 
 
 @pytest.fixture(scope="module")

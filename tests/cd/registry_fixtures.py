@@ -1,5 +1,5 @@
 """A real SQLite MLflow registry holding real versions of the pipeline's model, for release,
-rollback and history. Built once per test module (registering is the slow part) with
+rollback and history. Built once per test session (registering is the slow part) with
 tests/model/test_promote.py's helpers; each test gets a copy of the store's database, so it may
 move aliases freely (the copies share the template's read-only model artifacts).
 
@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from tabular_mlops.cd import history
 from tabular_mlops.core.lineage import MD5_TAG, file_md5
 from tabular_mlops.core.params import Params, load_params
 from tests.model.test_promote import NAME, Registry, new_registry, register, run_promote
+from tests.trained import built_once
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Versions registered in the template: the same model each time, so each one passes the gate.
@@ -84,19 +84,24 @@ def model_file(params: Params) -> Path:
 
 
 @pytest.fixture(scope="module")
-def template(
-    params: Params, model_file: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Store]:
+def template(params: Params, model_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Store:
     """VERSIONS versions of the pipeline's model, each tagged `model.md5` with its file's md5
-    (what the track stage records); no alias but `challenger`."""
-    splits = (pd.read_parquet(ROOT / params.paths.train), pd.read_parquet(ROOT / params.paths.test))
-    model = joblib.load(model_file)
+    (what the track stage records); no alias but `challenger`. Built once per session for every
+    module and worker (tests/trained.py): tests only read it, through `store`'s copies."""
     md5 = file_md5(model_file)
-    for built in new_registry(tmp_path_factory.mktemp("cd-registry")):
-        for _ in range(VERSIONS):
-            version = register(built, model, splits)
-            built.client().set_model_version_tag(NAME, version, MD5_TAG, md5)
-        yield Store(built.path, built.params_file, built.params, built.uri, md5)
+
+    def build(path: Path) -> None:
+        train, test = (pd.read_parquet(ROOT / getattr(params.paths, k)) for k in ("train", "test"))
+        model = joblib.load(model_file)
+        for built in new_registry(path):
+            for _ in range(VERSIONS):
+                version = register(built, model, (train, test))
+                built.client().set_model_version_tag(NAME, version, MD5_TAG, md5)
+
+    path = built_once(tmp_path_factory, "cd-registry", build)
+    params_file = path / "params.yaml"
+    uri = f"sqlite:///{path / 'mlflow.db'}"
+    return Store(path, params_file, load_params(params_file), uri, md5)
 
 
 @pytest.fixture

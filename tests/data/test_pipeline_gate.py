@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from tabular_mlops.core.lineage import file_md5
-from tests.e2e.conftest import Workspace, copy_project, fork_env
+from tests.e2e.conftest import Workspace
 from tests.support import columns_of, load_params_at_root, outside
+from tests.trained import private_copy
 
 PARAMS = load_params_at_root()
 RAW = PARAMS.paths.raw
@@ -18,17 +19,12 @@ RAW = PARAMS.paths.raw
 COLUMN = columns_of(PARAMS.data, "number", "integer", where=lambda s: s.range is not None)[0]
 
 
-def test_contract_failure_stops_repro_before_prepare_and_keeps_the_model(tmp_path):
-    path = tmp_path / "repo"
-    path.mkdir()
-    copy_project(path)
-    params = path / "params.yaml"
-    params.write_text(re.sub(r"n_estimators: \d+", "n_estimators: 10", params.read_text(), count=1))
-    fork = Workspace(path, fork_env(path))
-    fork.git("init", "-q", "-b", "main")
-    fork.commit("Use this template")
-    fork.dvc("repro", "train")
-    model = path / "models/model.pkl"
+def test_contract_failure_stops_repro_before_prepare_and_keeps_the_model(
+    trained_template: Workspace, tmp_path
+):
+    fork = private_copy(trained_template, tmp_path / "repo")
+    path = fork.path
+    model = path / PARAMS.paths.model
     model_before, lock_before = file_md5(model), (path / "dvc.lock").read_bytes()
 
     raw = path / RAW
@@ -46,7 +42,7 @@ def test_contract_failure_stops_repro_before_prepare_and_keeps_the_model(tmp_pat
     assert "Running stage 'prepare'" not in done.stdout
     assert file_md5(model) == model_before
     assert (path / "dvc.lock").read_bytes() == lock_before
-    report = json.loads((path / "reports/validation.json").read_text())
+    report = json.loads((path / PARAMS.paths.validation).read_text())
     assert (report["success"], report["critical_failed"]) == (False, 1)
     assert report["failures"][0]["examples"] == [pytest.approx(bad)]
-    assert (path / "reports/data_docs/index.html").is_file()
+    assert (path / PARAMS.paths.data_docs / "index.html").is_file()

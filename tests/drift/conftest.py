@@ -1,4 +1,4 @@
-"""One private copy of the project, trained once with `dvc repro`, shared by this folder's
+"""One private copy of the session's trained fork (tests/trained.py), shared by this folder's
 journey: batches arrive, are checked for drift, and retrain the model through `make`."""
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import ROOT, Workspace, new_fork
+from tests.e2e.conftest import ROOT, Workspace
+from tests.trained import private_copy
 
 ENV_DIR = Path(sys.executable).parents[1]
 # This checkout's uv, so `make` in the copy does not install its own into the copy's .tools/.
@@ -18,11 +19,8 @@ UV = shutil.which("uv") or str(ROOT / ".tools" / "bin" / "uv")
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    workspace = new_fork(tmp_path_factory.mktemp("ct") / "repo")
-    workspace.dvc("repro")
-    workspace.commit("First training")
-    return workspace
+def project(trained_template: Workspace, tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    return private_copy(trained_template, tmp_path_factory.mktemp("ct") / "repo")
 
 
 def make(

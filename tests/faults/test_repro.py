@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -19,35 +18,19 @@ import yaml
 from tabular_mlops.core.lockfile import damage
 from tabular_mlops.core.params import load_params
 from tests.drift.conftest import make
-from tests.e2e.conftest import ROOT, Workspace, copy_project, fork_env
+from tests.e2e.conftest import Workspace
 from tests.faults import failpoints
+from tests.trained import private_copy
 
 pytestmark = pytest.mark.pipeline
 DAMAGED = "was damaged"
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    """A fork trained from this checkout's run-cache (`make test` ran `dvc repro` first), with its
-    dvc.lock committed, as a fork that followed the README would have it."""
-    path = tmp_path_factory.mktemp("repro") / "template"
-    path.mkdir()
-    copy_project(path)
-    if (ROOT / ".dvc" / "cache").is_dir():
-        shutil.copytree(ROOT / ".dvc" / "cache", path / ".dvc" / "cache", dirs_exist_ok=True)
-    workspace = Workspace(path, fork_env(path))
-    workspace.git("init", "-q", "-b", "main")
-    workspace.commit("Use this template")
-    workspace.dvc("repro")
-    workspace.commit("First training")
-    return workspace
-
-
 @pytest.fixture
-def fork(trained: Workspace, tmp_path: Path) -> Workspace:
-    path = tmp_path / "fork"
-    shutil.copytree(trained.path, path, symlinks=True)
-    return Workspace(path, fork_env(path))
+def fork(trained_template: Workspace, tmp_path: Path) -> Workspace:
+    """A private copy of the session's trained fork (tests/trained.py): trained from this
+    checkout's run-cache, its dvc.lock committed, as a fork that followed the README has it."""
+    return private_copy(trained_template, tmp_path / "fork")
 
 
 def cut_where_yaml_breaks(text: bytes) -> bytes:

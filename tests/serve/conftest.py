@@ -18,6 +18,7 @@ import pytest
 from tabular_mlops.core.params import load_params
 from tabular_mlops.serving.smoke import free_port, start_service, stop, wait_ready
 from tests.support import first, typical_row
+from tests.trained import built_once
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -93,23 +94,27 @@ def pipeline(model_path):
 @pytest.fixture(scope="session")
 def store_env(tmp_path_factory, model_path, params) -> dict[str, str]:
     """MLFLOW_TRACKING_URI of a scratch store whose `<track.registered_model>@champion` is the
-    model."""
-    work = tmp_path_factory.mktemp("registry")
+    model: registered once per session for every worker (tests/trained.py); tests only read it."""
+
+    def register(work: Path) -> None:
+        work.mkdir(parents=True)
+        subprocess.run(
+            [
+                sys.executable,
+                str(HERE / "register_model.py"),
+                f"sqlite:///{work / 'mlflow.db'}",
+                str(work / "artifacts"),
+                str(model_path),
+                str(ROOT / params.paths.test),
+                params.track.registered_model,
+                str(ROOT / "params.yaml"),
+            ],
+            check=True,
+            capture_output=True,
+        )
+
+    work = built_once(tmp_path_factory, "serve-registry", register)
     store = f"sqlite:///{work / 'mlflow.db'}"
-    subprocess.run(
-        [
-            sys.executable,
-            str(HERE / "register_model.py"),
-            store,
-            str(work / "artifacts"),
-            str(model_path),
-            str(ROOT / params.paths.test),
-            params.track.registered_model,
-            str(ROOT / "params.yaml"),
-        ],
-        check=True,
-        capture_output=True,
-    )
     return {"MLFLOW_TRACKING_URI": store, "MODEL_URI": "", "MODEL_PATH": "", "PREDICTION_LOG": ""}
 
 
