@@ -4,6 +4,7 @@ times summed per folder and per tier, optionally beside an earlier run's (`--bef
     python benchmarks/suite.py                       # fresh clone of HEAD: make repro, make test
     python benchmarks/suite.py --junit run.xml       # only summarise a finished run's junit
     python benchmarks/suite.py --before old.xml      # and put an earlier run's seconds beside
+    TEST_WORKERS=3 python benchmarks/suite.py        # pytest-xdist workers (default: one a core)
 
 Test-seconds are each test's setup + call + teardown as pytest's junit reports them; with two
 workers the wall time is about half their sum, plus the longest file's tail. CPU seconds (user +
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -87,6 +89,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--junit", type=Path, help="summarise this junit file; run nothing")
     parser.add_argument("--before", type=Path, help="an earlier run's junit, put beside")
+    parser.add_argument("--save", type=Path, help="keep the junit here")
     args = parser.parse_args()
     if args.junit:
         print(table(args.junit, args.before))
@@ -96,6 +99,8 @@ def main() -> None:
         junit = fresh_run(Path(scratch))
         print(f"fresh clone, repro and test: {time.perf_counter() - start:.0f} s wall\n")
         print(table(junit, args.before))
+        if args.save:
+            shutil.copyfile(junit, args.save)
 
 
 if __name__ == "__main__":

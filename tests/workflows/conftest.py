@@ -22,9 +22,9 @@ from typing import Any
 
 import pytest
 import yaml
-from filelock import FileLock
 
 from tests.e2e.conftest import copy_project
+from tests.trained import built_once
 from tests.workflows.settings import runner_labels
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -329,36 +329,27 @@ class Results:
     dvc_remote: Path
 
 
-def session_folder(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
-    """A path of this test session that all its xdist workers share."""
-    root = tmp_path_factory.getbasetemp()
-    return (root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root) / name
-
-
 @pytest.fixture(scope="session")
 def results(upstream: Path, tmp_path_factory: pytest.TempPathFactory) -> Results:
-    """Built once per test session by whichever worker asks first, the others waiting on its lock.
-    No test may change it: a test whose run pushes to the remote uses `own_remote`."""
-    folder = session_folder(tmp_path_factory, "results")
-    built = Results(upstream=folder / "upstream" / "repo.git", dvc_remote=folder / "dvc-remote")
-    ready = folder.with_name("results.ready")
-    with FileLock(folder.with_name("results.lock")):
-        if not ready.exists():
-            shutil.rmtree(folder, ignore_errors=True)
-            work = folder / "work" / "fork"
-            work.parent.mkdir(parents=True)
-            fork = clone_fork(upstream, work)
-            # `make test` reproduced this checkout first: its run-cache spares the fork's training.
-            if (ROOT / ".dvc" / "cache").is_dir():
-                shutil.copytree(ROOT / ".dvc" / "cache", work / ".dvc" / "cache")
-            fork.make("repro")
-            fork.commit_all("First repro: dvc.lock and metrics")
-            fork.make("dvc-push", f"DVC_REMOTE_URL={built.dvc_remote}")
-            built.upstream.parent.mkdir()
-            git(work.parent, "clone", "-q", "--bare", str(work), str(built.upstream))
-            shutil.rmtree(work.parent, ignore_errors=True)
-            ready.touch()
-    return built
+    """Built once per test session by whichever worker asks first (`built_once`). No test may
+    change it: a test whose run pushes to the remote uses `own_remote`."""
+
+    def build(folder: Path) -> None:
+        work = folder / "work" / "fork"
+        work.parent.mkdir(parents=True)
+        fork = clone_fork(upstream, work)
+        # `make test` reproduced this checkout first: its run-cache spares the fork's training.
+        if (ROOT / ".dvc" / "cache").is_dir():
+            shutil.copytree(ROOT / ".dvc" / "cache", work / ".dvc" / "cache")
+        fork.make("repro")
+        fork.commit_all("First repro: dvc.lock and metrics")
+        fork.make("dvc-push", f"DVC_REMOTE_URL={folder / 'dvc-remote'}")
+        (folder / "upstream").mkdir()
+        git(work.parent, "clone", "-q", "--bare", str(work), str(folder / "upstream" / "repo.git"))
+        shutil.rmtree(work.parent, ignore_errors=True)
+
+    folder = built_once(tmp_path_factory, "results", build)
+    return Results(upstream=folder / "upstream" / "repo.git", dvc_remote=folder / "dvc-remote")
 
 
 @pytest.fixture
