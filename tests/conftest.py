@@ -35,9 +35,11 @@ TIERS = {
     "tests/team": "integration",
     "tests/data/test_pipeline_gate.py": "integration",
     "tests/model/test_promote.py": "integration",
+    "tests/render": "integration",
     "tests/report/test_report_repos.py": "integration",
     "tests/serve/test_service.py": "integration",
     "tests/serve/test_smoke_and_fallback.py": "integration",
+    "tests/unit/test_doctor.py": "integration",
     "tests/unit/test_store_repair.py": "integration",
     "tests/workflows": "workflow",
     "tests/workflows/test_static.py": "fast",
@@ -52,6 +54,17 @@ def tier_of(relative: str) -> str:
         if tier:
             return tier
     return "fast"
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """With `-m <tier>` alone, a test file of another tier is not even imported: collecting the
+    whole suite (MLflow, GX, act's helpers) would cost the inner loop more than its tests."""
+    wanted = config.getoption("markexpr", default="")
+    if wanted not in TIER_ORDER or collection_path.suffix != ".py":
+        return None
+    if not collection_path.name.startswith("test_"):
+        return None
+    return tier_of(collection_path.relative_to(ROOT).as_posix()) != wanted or None
 
 
 #: The order tiers are handed to xdist's workers: the longest files first, so that no long file

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TIERS, tier_of
+from tests.conftest import TIERS, pytest_ignore_collect, tier_of
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMES = {"fast", "integration", "workflow"}
@@ -37,3 +37,23 @@ def test_each_test_gets_its_one_tier_from_the_table(request: pytest.FixtureReque
         if "node_modules" not in path.parts and own.search(path.read_text(encoding="utf-8"))
     ]
     assert not setting, f"tiers come from tests/conftest.py TIERS, not the files: {setting}"
+
+
+class AskedFor:
+    """A pytest config as `pytest_ignore_collect` reads it: only the `-m` expression."""
+
+    def __init__(self, markexpr: str) -> None:
+        self.markexpr = markexpr
+
+    def getoption(self, name: str, default: str = "") -> str:
+        return self.markexpr if name == "markexpr" else default
+
+
+def test_a_tier_asked_for_alone_skips_importing_the_other_tiers_files() -> None:
+    ci, static = ROOT / "tests/workflows/test_ci.py", ROOT / "tests/workflows/test_static.py"
+    assert pytest_ignore_collect(ci, AskedFor("fast")) is True
+    assert pytest_ignore_collect(static, AskedFor("fast")) is None
+    assert pytest_ignore_collect(ci, AskedFor("workflow")) is None
+    assert pytest_ignore_collect(ROOT / "tests/workflows/conftest.py", AskedFor("fast")) is None
+    assert pytest_ignore_collect(ci, AskedFor("fast or workflow")) is None
+    assert pytest_ignore_collect(ci, AskedFor("")) is None
