@@ -8,7 +8,8 @@ from pathlib import Path
 import pandas as pd
 
 from tabular_mlops.core.params import Params
-from tests.workflows.conftest import Fork, assert_collects
+from tests.workflows.act_run import assert_collects
+from tests.workflows.conftest import Fork
 
 PUSH = {"ref": "refs/heads/main", "repository": {"default_branch": "main"}}
 

@@ -17,14 +17,8 @@ from typing import Any
 import yaml
 
 from tabular_mlops.core.params import Params
-from tests.workflows.conftest import (
-    REPOSITORY,
-    ActRun,
-    Fork,
-    Results,
-    assert_collects,
-    set_param,
-)
+from tests.workflows.act_run import ActRun, assert_collects
+from tests.workflows.conftest import REPOSITORY, Fork, Results, set_param
 from tests.workflows.test_retrain import REPOSITORY_EVENT, tolerate_any_change
 
 PUSH = {"ref": "refs/heads/main", "repository": {"full_name": REPOSITORY, "default_branch": "main"}}

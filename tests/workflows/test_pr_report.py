@@ -11,7 +11,8 @@ import pytest
 
 from tabular_mlops.core.params import Params
 from tabular_mlops.core.task import PRIMARY
-from tests.workflows.conftest import REPOSITORY, ActRun, Fork, set_param
+from tests.workflows.act_run import ActRun
+from tests.workflows.conftest import REPOSITORY, Fork, set_param
 
 PR_NUMBER = 7
 PULLS = f"repos/{REPOSITORY}/pulls?state=open&per_page=100"

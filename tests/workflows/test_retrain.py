@@ -10,7 +10,8 @@ from pathlib import Path
 import yaml
 
 from tabular_mlops.core.params import Params
-from tests.workflows.conftest import REPOSITORY, Fork, Results, assert_collects
+from tests.workflows.act_run import assert_collects
+from tests.workflows.conftest import REPOSITORY, Fork, Results
 
 REPOSITORY_EVENT = {"full_name": REPOSITORY, "default_branch": "main"}
 

@@ -14,7 +14,8 @@ import pytest
 
 from tabular_mlops.core.params import Params
 from tests.team_servers import RunningTeam, running_team
-from tests.workflows.conftest import Fork, assert_collects
+from tests.workflows.act_run import assert_collects
+from tests.workflows.conftest import Fork
 from tests.workflows.settings import MLFLOW_CREDENTIALS, team_settings
 
 PUSH = {"ref": "refs/heads/main", "repository": {"default_branch": "main"}}
