@@ -18,9 +18,8 @@ def compact(frame: pd.DataFrame) -> pd.DataFrame:
     """Text columns as pandas categories, for GX only (reports use the frame as read).
 
     GX copies the whole frame for each column expectation of a column that has missing values
-    (its null filter), and category codes are far cheaper to copy than strings: 7M rows validate
-    in ~8 s instead of ~20 s. Downcasting integers too was measured slower (GX upcasts them
-    again).
+    (its null filter), and category codes are far cheaper to copy than strings
+    (`make bench-validate`). Downcasting integers too was measured slower (GX upcasts them again).
     """
     text = {
         column: "category"
@@ -34,8 +33,9 @@ def compact(frame: pd.DataFrame) -> pd.DataFrame:
 def unfingerprinted() -> Iterator[None]:
     """GX's pandas engine fingerprints every batch under `HASH_THRESHOLD` bytes (1 GB) by
     hashing each cell, and records the hash as a batch marker: metadata shown in Data Docs, not
-    a check. At 7M rows that hash took 2 to 3 s of 10 to 14 s, so it is off while the contract runs.
-    A GX without the threshold is left as it is."""
+    a check. At millions of rows that hash is a large share of the contract's time
+    (`make bench-validate`), so it is off while the contract runs. A GX without the threshold is
+    left as it is."""
     from great_expectations.execution_engine import pandas_execution_engine as engine
 
     if not hasattr(engine, "HASH_THRESHOLD"):

@@ -69,7 +69,7 @@ def split_dataset(
     """A prepared split as an MLflow dataset, in time that does not grow with its rows' values.
 
     MLflow would infer the schema by visiting every value of every text column in Python, and
-    digest the split by applying `type` to every cell (~70 s and ~2 s a split at 700k rows).
+    digest the split by applying `type` to every cell: both grow with the rows (`make bench`).
     The schema is MLflow's own inference on each column's distinct values, which gives the
     same types and the same `required` (whether any value is missing); the digest is the md5
     of the file `frame` was `read_from` (the one dvc.lock records), else MLflow's own."""

@@ -47,7 +47,7 @@ def create_sqlite_store(database: Path) -> None:
     tables in dozens of commits, and a store killed halfway would fail every later command.
 
     As nothing reads the staging file, its commits skip the disk flush and the rollback journal
-    (~4 s of a first `track` on 2 cores); the file is flushed once, before the rename. Both
+    (most of a first `track`'s store creation); the file is flushed once, before the rename. Both
     pragmas hold for this connection only, so the store itself keeps SQLite's defaults."""
     import sqlalchemy
     from mlflow.store.db.utils import _initialize_tables

@@ -168,9 +168,9 @@ def feature_importance(
     data one call instead of 39, each of which paid the forest's fixed cost (~8x faster).
 
     A test split larger than `importance_rows` is first cut to a seeded sample of that many rows
-    (stratified by class): the work is (columns x repeats) scorings of every row, and at 700k
-    rows a 5,000-row sample ranked the columns as the whole split did (Spearman 0.996, same top
-    five) in 6.5 s instead of 205 s (benchmarks/evaluate_sample.py).
+    (stratified by class): the work is (columns x repeats) scorings of every row, and a sample of
+    a few thousand rows ranks the columns as the whole split does (`make bench-evaluate` measures
+    how closely, and at what cost).
     """
     if params.importance_rows is not None and len(x) > params.importance_rows:
         kept = sample_rows(y_true, params.importance_rows, params.seed, is_classification(task))
