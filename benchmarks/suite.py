@@ -36,7 +36,11 @@ def test_seconds(junit: Path) -> tuple[Counter[str], Counter[str], Counter[str],
     counts: Counter[str] = Counter()
     tier_seconds: Counter[str] = Counter()
     tier_counts: Counter[str] = Counter()
-    for case in ET.parse(junit).iter("testcase"):
+    try:
+        cases = list(ET.parse(junit).iter("testcase"))
+    except (OSError, ET.ParseError) as err:
+        sys.exit(f"{junit}: not a pytest junit XML file ({err})")
+    for case in cases:
         module = case.get("classname", "").split(".")
         path = "/".join(module[:3]) + ".py"
         folder = "/".join(module[:2])
