@@ -1,13 +1,15 @@
 """Issue 2's user journey on a fresh fork: repro, no-op, one param changed, bad inputs.
 
 One module-scoped fork is driven step by step, as a user would; each bad-input case restores
-the fork afterwards, so the order of the cases does not matter.
+the fork afterwards, so the order of the cases does not matter. The one-param change puts back a
+copy of the fork taken before it, as a `git checkout` would, instead of re-training to undo it.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -119,9 +121,20 @@ def test_second_repro_is_a_noop(fork, first_repro) -> None:
     assert len(mlflow_runs(fork)) == before
 
 
+def restore(path: Path, snapshot: Path) -> None:
+    """`path` as `snapshot` holds it. Files are rewritten in place, not replaced: this process's
+    MLflow client keeps its SQLite store open, and a new file would leave it reading the old one."""
+    for found in sorted(path.rglob("*"), reverse=True):
+        if not (snapshot / found.relative_to(path)).exists():
+            found.rmdir() if found.is_dir() else found.unlink()
+    shutil.copytree(snapshot, path, dirs_exist_ok=True)
+
+
 def test_changing_one_param_reruns_only_the_stages_that_read_it(
-    fork, first_repro, fork_params
+    fork, first_repro, fork_params, tmp_path: Path
 ) -> None:
+    snapshot = tmp_path / "before"
+    shutil.copytree(fork.path, snapshot)
     before = len(mlflow_runs(fork))
     params_path = fork.path / "params.yaml"
     original = params_path.read_text()
@@ -145,8 +158,7 @@ def test_changing_one_param_reruns_only_the_stages_that_read_it(
         assert moved["old"] != moved["new"]
         assert len(mlflow_runs(fork)) == before + 1
     finally:
-        params_path.write_text(original)
-        fork.dvc("repro")
+        restore(fork.path, snapshot)
 
 
 def edit_params(path: Path, section: str, edit) -> None:
