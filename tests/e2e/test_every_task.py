@@ -4,13 +4,17 @@ values, or terciles of that number), and each fork runs `make init`, `dvc repro`
 service and the drift check with no other edit.
 
 The derived targets come from the configured CSV, so a fork's own data exercises the tasks it
-does not itself pose.
+does not itself pose. After the pipeline, the commands run as `main(argv)` in this process, in the
+fork's folder: each fork's test is about what the commands do for its task; their process
+boundary is tested where they are (tests/serve, tests/faults, tests/unit).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -18,6 +22,8 @@ import pytest
 
 from tabular_mlops.core.params import Params, load_params
 from tabular_mlops.core.task import METRICS, PRIMARY, model_scores
+from tabular_mlops.ct import drift, promote, simulate
+from tabular_mlops.serving import smoke
 from tabular_mlops.serving.model import load_file
 
 from .conftest import ROOT, Workspace, copy_project, fork_env
@@ -102,6 +108,26 @@ def task_fork(request, tmp_path_factory: pytest.TempPathFactory) -> tuple[Worksp
     return fork, task
 
 
+def in_fork(
+    fork: Workspace, monkeypatch: pytest.MonkeyPatch, main: Callable[[list[str]], None], *argv: str
+) -> int:
+    """`main(argv)`'s exit code, run in the fork's folder with the fork's environment. The store's
+    URI is absolute: MLflow keeps one engine per URI, and both forks would share `mlflow.db`'s."""
+    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
+
+    monkeypatch.chdir(fork.path)
+    for name in list(os.environ):
+        if name.startswith(("MLFLOW_", "DVC_", "GIT_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", fork.tracking_uri)
+    try:
+        with _use_tracking_uri(fork.tracking_uri):
+            main(list(argv))
+    except SystemExit as exit:
+        return exit.code if isinstance(exit.code, int) else 1
+    return 0
+
+
 def test_the_pipeline_writes_the_tasks_metrics_and_beats_the_baseline(task_fork) -> None:
     fork, task = task_fork
     params = load_params(fork.path / "params.yaml")
@@ -115,15 +141,14 @@ def test_the_pipeline_writes_the_tasks_metrics_and_beats_the_baseline(task_fork)
 
 
 def test_promote_makes_it_the_champion_and_the_service_answers_in_the_tasks_shape(
-    task_fork,
+    task_fork, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fork, task = task_fork
-    fork.run(sys.executable, "-m", "tabular_mlops.ct.promote")
+    assert in_fork(fork, monkeypatch, promote.main) == 0
     params = load_params(fork.path / "params.yaml")
     decision = json.loads((fork.path / params.paths.promotion).read_text())
     assert decision["decision"] == "bootstrapped", decision
-    smoke = fork.run(sys.executable, "-m", "tabular_mlops.serving.smoke")
-    assert smoke.returncode == 0
+    assert in_fork(fork, monkeypatch, smoke.main) == 0
     served = load_file(fork.path / params.paths.model, params)
     test = pd.read_parquet(fork.path / params.paths.test)
     x = test.drop(columns=[params.data.target]).head(50)
@@ -136,7 +161,9 @@ def test_promote_makes_it_the_champion_and_the_service_answers_in_the_tasks_shap
         assert np.isfinite(expected).all()
 
 
-def test_a_shifted_target_is_found_by_the_drift_check(task_fork) -> None:
+def test_a_shifted_target_is_found_by_the_drift_check(
+    task_fork, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fork, task = task_fork
     params = load_params(fork.path / "params.yaml")
     target = params.data.target
@@ -145,19 +172,9 @@ def test_a_shifted_target_is_found_by_the_drift_check(task_fork) -> None:
     else:
         shift = [f"--share={target}={params.data.class_names[0]}:0.9"]
     batch = fork.path.parent / "shifted.csv"
-    fork.run(
-        sys.executable,
-        "-m",
-        "tabular_mlops.ct.simulate",
-        "--rows",
-        "600",
-        "--seed",
-        "3",
-        *shift,
-        "--out",
-        str(batch),
-    )
-    fork.run(sys.executable, "-m", "tabular_mlops.ct.drift", "--current", str(batch), check=False)
+    argv = ("--rows", "600", "--seed", "3", *shift, "--out", str(batch))
+    assert in_fork(fork, monkeypatch, simulate.main, *argv) == 0
+    in_fork(fork, monkeypatch, drift.main, "--current", str(batch))
     report = json.loads((fork.path / params.paths.drift).read_text())
     prior = report["prior_shift"]
     assert prior is not None and prior["column"] == target and prior["drifted"], report
