@@ -6,12 +6,16 @@ import os
 import shutil
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tabular_mlops.core.params import load_params
+
+from .warm import SOCKET_ENV, write_shim
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -48,7 +52,9 @@ class Workspace:
         return done
 
     def dvc(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return self.run(str(BIN / "dvc"), *args, check=check)
+        warm = self.env.get(SOCKET_ENV)
+        dvc = Path(warm).parent / "bin" / "dvc" if warm else BIN / "dvc"
+        return self.run(str(dvc), *args, check=check)
 
     def git(self, *args: str) -> str:
         return self.run("git", *args).stdout.strip()
@@ -111,7 +117,40 @@ def new_fork(path: Path) -> Workspace:
     return workspace
 
 
+@pytest.fixture(scope="session")
+def warm_python(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """What a fork's environment needs for its stages to start warm (tests/e2e/warm.py)."""
+    folder = tmp_path_factory.mktemp("warm")
+    server_socket = str(folder / "socket")
+    env = {k: v for k, v in fork_env(folder).items() if k != "PYTHONPATH"}
+    with (folder / "server.log").open("w") as log:
+        server = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("warm.py")), "serve", server_socket],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        while not Path(f"{server_socket}.ready").exists():
+            if server.poll() is not None:
+                raise AssertionError((folder / "server.log").read_text())
+            time.sleep(0.1)
+        write_shim(folder / "bin")
+        yield {"PATH": f"{folder / 'bin'}{os.pathsep}", SOCKET_ENV: server_socket}
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def warmed(workspace: Workspace, warm: dict[str, str]) -> Workspace:
+    """`workspace` with its stages started by the warm server."""
+    workspace.env["PATH"] = warm["PATH"] + workspace.env["PATH"]
+    workspace.env[SOCKET_ENV] = warm[SOCKET_ENV]
+    return workspace
+
+
 @pytest.fixture(scope="module")
-def fork(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+def fork(tmp_path_factory: pytest.TempPathFactory, warm_python: dict[str, str]) -> Workspace:
     """A fresh fork: the template's files in a new git repository, nothing run yet."""
-    return new_fork(tmp_path_factory.mktemp("fork") / "repo")
+    return warmed(new_fork(tmp_path_factory.mktemp("fork") / "repo"), warm_python)

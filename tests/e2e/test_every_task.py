@@ -26,7 +26,7 @@ from tabular_mlops.ct import drift, promote, simulate
 from tabular_mlops.serving import smoke
 from tabular_mlops.serving.model import load_file
 
-from .conftest import ROOT, Workspace, copy_project, fork_env
+from .conftest import ROOT, Workspace, copy_project, fork_env, warmed
 
 ROWS = 1500
 SEED = 20261125
@@ -80,13 +80,15 @@ TASKS = _tasks()
 
 
 @pytest.fixture(scope="module", params=TASKS, ids=[task for task, _, _ in TASKS])
-def task_fork(request, tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, str]:
+def task_fork(
+    request, tmp_path_factory: pytest.TempPathFactory, warm_python: dict[str, str]
+) -> tuple[Workspace, str]:
     """A fresh fork whose own CSV poses the task: `make init`'s draft, committed, then repro."""
     task, frame, target = request.param
     path = tmp_path_factory.mktemp(f"fork-{task}") / "repo"
     path.mkdir()
     copy_project(path)
-    fork = Workspace(path, fork_env(path))
+    fork = warmed(Workspace(path, fork_env(path)), warm_python)
     fork.git("init", "-q", "-b", "main")
     fork.commit("Use this template")
     csv = path.parent / f"{task}.csv"

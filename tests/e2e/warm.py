@@ -1,0 +1,183 @@
+"""A `python` and a `dvc` for the forks that start without importing the heavy libraries.
+
+Each stage DVC runs is `python -m tabular_mlops.stages.<name>`, and most of its CPU on a small
+CSV is importing pandas, scikit-learn, Great Expectations and MLflow. A server imports those
+once (third-party libraries only: never the project, so each stage imports the fork's own
+code); the `python` put first on the forks' PATH hands it the command, its folder, its
+environment and its stdin/stdout/stderr, and the server forks a child that runs the module as
+`python -m` would: `__main__`, argv, sys.path from the folder and PYTHONPATH, threads joined and
+atexit handlers run at exit. DVC still starts a process per stage and reads its output and exit
+code; `dvc` runs as `python -m dvc` the same way; any other command goes to the real interpreter.
+
+Run as `python warm.py serve SOCKET` (the server) or through the shim `write_shim` writes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import struct
+import sys
+from pathlib import Path
+
+SOCKET_ENV = "E2E_WARM_SOCKET"
+PRELOAD = (
+    "numpy",
+    "pandas",
+    "pyarrow.parquet",
+    "scipy.stats",
+    "joblib",
+    "yaml",
+    "sklearn.calibration",
+    "sklearn.compose",
+    "sklearn.dummy",
+    "sklearn.ensemble",
+    "sklearn.impute",
+    "sklearn.inspection",
+    "sklearn.linear_model",
+    "sklearn.metrics",
+    "sklearn.model_selection",
+    "sklearn.pipeline",
+    "sklearn.preprocessing",
+    "great_expectations",
+    "great_expectations.expectations",
+    "great_expectations.execution_engine.pandas_execution_engine",
+    "mlflow",
+    "mlflow.sklearn",
+    "mlflow.models",
+    "mlflow.store.tracking.sqlalchemy_store",
+    "mlflow.store.model_registry.sqlalchemy_store",
+    "dvc.cli",
+    "dvc.repo",
+    "dvc.repo.reproduce",
+)
+
+
+def client(real: str, argv: list[str]) -> None:
+    """The shims' body: stage modules and DVC to the server, anything else to `real`."""
+    path = os.environ.get(SOCKET_ENV)
+    module = argv[1] if len(argv) >= 2 and argv[0] == "-m" else ""
+    if not (path and (module == "dvc" or module.startswith("tabular_mlops."))):
+        os.execv(real, [real, *argv])
+    request = {"argv": argv, "cwd": str(Path.cwd()), "env": dict(os.environ)}
+    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as sock:
+        sock.connect(path)
+        socket.send_fds(sock, [json.dumps(request).encode()], [0, 1, 2])
+        (code,) = struct.unpack("!i", sock.recv(4))
+    if code < 0:
+        os.kill(os.getpid(), -code)
+    os._exit(code)
+
+
+def write_shim(folder: Path) -> None:
+    """`folder/python` and `folder/dvc`: the shims, bound to this interpreter and this file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    here = str(Path(__file__).resolve().parent)
+    for name, argv in (("python", "sys.argv[1:]"), ("dvc", '["-m", "dvc", *sys.argv[1:]]')):
+        shim = folder / name
+        shim.write_text(
+            f"#!{sys.executable} -S\n"
+            f"import sys\nsys.path.insert(0, {here!r})\n"
+            f"from warm import client\nclient({sys.executable!r}, {argv})\n",
+            encoding="utf-8",
+        )
+        shim.chmod(0o755)
+
+
+def _run(request: dict, fds: list[int], base_path: list[str]) -> None:
+    import atexit
+    import runpy
+    import threading
+    import traceback
+
+    for target, fd in enumerate(fds):
+        os.dup2(fd, target)
+        os.close(fd)
+    os.chdir(request["cwd"])
+    os.environ.clear()
+    os.environ.update(request["env"])
+    extra = [p for p in request["env"].get("PYTHONPATH", "").split(os.pathsep) if p]
+    sys.path[:] = [request["cwd"], *extra, *base_path]
+    module, *rest = request["argv"][1:]
+    sys.argv = ["-m", *rest]
+    code = 0
+    try:
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
+    except SystemExit as exit:
+        if exit.code is None or isinstance(exit.code, int):
+            code = exit.code or 0
+        else:
+            print(exit.code, file=sys.stderr)
+            code = 1
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    try:
+        threading._shutdown()  # type: ignore[attr-defined]
+        atexit._run_exitfuncs()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def _handle(conn: socket.socket, message: bytes, fds: list[int], base_path: list[str]) -> None:
+    """In a child of the server: run the request in a grandchild, report how it ended."""
+    pid = os.fork()
+    if pid == 0:
+        conn.close()
+        _run(json.loads(message), fds, base_path)
+    for fd in fds:
+        os.close(fd)
+    _, status = os.waitpid(pid, 0)
+    conn.sendall(struct.pack("!i", os.waitstatus_to_exitcode(status)))
+    os._exit(0)
+
+
+def _reap(flags: int) -> None:
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, flags)[0]:
+            pass
+
+
+def serve(path: str) -> None:
+    """Import the libraries, then run each request in a forked child; at SIGTERM, reap them
+    all, so the CPU they used counts in the server's parent as it would for real processes."""
+    import importlib
+    import signal
+
+    base_path = sys.path[1:]
+    for name in PRELOAD:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as sock:
+        sock.bind(path)
+        sock.listen()
+        Path(f"{path}.ready").touch()
+        try:
+            while True:
+                _reap(os.WNOHANG)
+                conn, _ = sock.accept()
+                with conn:
+                    message, fds, _, _ = socket.recv_fds(conn, 1 << 20, 3)
+                    sys.stdout.flush()
+                    sys.stderr.flush()
+                    if os.fork() == 0:
+                        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                        sock.close()
+                        _handle(conn, message, fds, base_path)
+                    for fd in fds:
+                        os.close(fd)
+        finally:
+            _reap(0)
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["serve"]:
+    serve(sys.argv[2])
