@@ -1,4 +1,5 @@
-"""A fork's copy of this repository in a temporary folder, driven with the real DVC and MLflow."""
+"""A fork's copy of this repository in a temporary folder, driven with the real DVC and MLflow;
+the forks of this folder start their stages and dvc calls warm (warm.py)."""
 
 from __future__ import annotations
 
