@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +15,7 @@ import pytest
 
 from tabular_mlops.core.params import load_params
 
-from .warm import SOCKET_ENV, write_shim
+from .warm import SOCKET_ENV, shared_server
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -120,28 +119,13 @@ def new_fork(path: Path) -> Workspace:
 
 @pytest.fixture(scope="session")
 def warm_python(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """What a fork's environment needs for its stages to start warm (tests/e2e/warm.py)."""
-    folder = tmp_path_factory.mktemp("warm")
-    server_socket = str(folder / "socket")
-    env = {k: v for k, v in fork_env(folder).items() if k != "PYTHONPATH"}
-    with (folder / "server.log").open("w") as log:
-        server = subprocess.Popen(
-            [sys.executable, str(Path(__file__).with_name("warm.py")), "serve", server_socket],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        while not Path(f"{server_socket}.ready").exists():
-            if server.poll() is not None:
-                raise AssertionError((folder / "server.log").read_text())
-            time.sleep(0.1)
-        write_shim(folder / "bin")
-        yield {"PATH": f"{folder / 'bin'}{os.pathsep}", SOCKET_ENV: server_socket}
-    finally:
-        server.terminate()
-        server.wait()
+    """What a fork's environment needs for its stages to start warm (tests/e2e/warm.py): one
+    server for the session, in the temp folder every xdist worker sees."""
+    base = tmp_path_factory.getbasetemp()
+    base = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    env = {k: v for k, v in fork_env(base).items() if k != "PYTHONPATH"}
+    with shared_server(base, env) as folder:
+        yield {"PATH": f"{folder / 'bin'}{os.pathsep}", SOCKET_ENV: str(folder / "socket")}
 
 
 def warmed(workspace: Workspace, warm: dict[str, str]) -> Workspace:

@@ -19,7 +19,10 @@ import json
 import os
 import socket
 import struct
+import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 SOCKET_ENV = "E2E_WARM_SOCKET"
@@ -177,6 +180,56 @@ def serve(path: str) -> None:
                         os.close(fd)
         finally:
             _reap(0)
+
+
+def _start(folder: Path, env: dict[str, str]) -> subprocess.Popen:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "socket"
+    for stale in (path, Path(f"{path}.ready")):
+        stale.unlink(missing_ok=True)
+    with (folder / "server.log").open("w") as log:
+        server = subprocess.Popen(
+            [sys.executable, __file__, "serve", str(path)],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    while not Path(f"{path}.ready").exists():
+        if server.poll() is not None:
+            raise RuntimeError((folder / "server.log").read_text())
+        time.sleep(0.1)
+    write_shim(folder / "bin")
+    return server
+
+
+@contextlib.contextmanager
+def shared_server(base: Path, env: dict[str, str]) -> Iterator[Path]:
+    """The server's folder, shared by the session's xdist workers under `base`. The first to ask
+    starts it and, at its own end, waits until no other worker uses it, then stops and reaps it,
+    so the CPU of the server and of every command it ran counts in the session's."""
+    from filelock import FileLock
+
+    folder, lock = base / "warm", FileLock(base / "warm.lock")
+    users = folder / "users"
+    with lock:
+        count = int(users.read_text()) if users.exists() else 0
+        server = None if count else _start(folder, env)
+        users.write_text(str(count + 1))
+    try:
+        yield folder
+    finally:
+        deadline = time.monotonic() + 3600
+        while True:
+            with lock:
+                count = int(users.read_text())
+                if server is None or count == 1 or time.monotonic() > deadline:
+                    users.write_text(str(count - 1))
+                    if server is not None:
+                        server.terminate()
+                        server.wait()
+                    break
+            time.sleep(0.5)
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["serve"]:
