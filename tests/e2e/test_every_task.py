@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Callable
 
 import numpy as np
@@ -94,7 +93,7 @@ def task_fork(
     csv = path.parent / f"{task}.csv"
     frame.to_csv(csv, index=False)
     fork.run(
-        sys.executable,
+        "python",
         "-m",
         "tabular_mlops.init",
         "--csv",
