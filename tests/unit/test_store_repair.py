@@ -16,6 +16,7 @@ from sklearn.dummy import DummyClassifier
 from tabular_mlops.core.lineage import pip_requirements
 from tabular_mlops.ct import registry, runs
 from tabular_mlops.ct.store_lock import lock_path, store_lock
+from tests.empty_store import empty_store
 
 
 def test_a_sqlite_store_is_locked_beside_its_file_and_a_shared_one_in_its_registry(
@@ -63,10 +64,10 @@ def test_a_run_from_another_host_is_dead_only_after_a_day() -> None:
 
 
 @pytest.fixture
-def client(tmp_path, monkeypatch):
+def client(tmp_path, tmp_path_factory, monkeypatch):
     import mlflow
 
-    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    uri = empty_store(tmp_path_factory, tmp_path)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.chdir(tmp_path)
     mlflow.set_tracking_uri(uri)
