@@ -3,9 +3,11 @@ journey: batches arrive, are checked for drift, and retrain the model through `m
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -35,3 +37,29 @@ def make(
         text=True,
         timeout=600,
     )
+
+
+def in_process(
+    workspace: Workspace,
+    main: Callable[[list[str]], None],
+    argv: list[str],
+    capsys: pytest.CaptureFixture[str],
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """A command's `main(argv)` in this process, in the copy, without the runner's GITHUB_,
+    MLFLOW_ and DVC_ variables (as `make` has it): for the steps about what a command decides,
+    each command still run once through `make` by a test here. Exit code and output kept."""
+    with pytest.MonkeyPatch.context() as patch:
+        for key in [key for key in os.environ if key.startswith(("GITHUB_", "MLFLOW_", "DVC_"))]:
+            patch.delenv(key)
+        for key, value in (env or {}).items():
+            patch.setenv(key, value)
+        patch.chdir(workspace.path)
+        capsys.readouterr()
+        try:
+            main(argv)
+            code = 0
+        except SystemExit as done:
+            code = int(done.code or 0)
+        out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(argv, code, out, err)

@@ -14,8 +14,11 @@ import yaml
 from tabular_mlops.core.io import read_csv
 from tabular_mlops.core.lineage import file_md5
 from tabular_mlops.core.params import Params
+from tabular_mlops.ct.decide import main as decide_main
+from tabular_mlops.ct.drift import main as drift_main
+from tabular_mlops.ct.ingest import main as ingest_main
 from tabular_mlops.ct.simulate import Shift, fresh_ids
-from tests.drift.conftest import make
+from tests.drift.conftest import in_process, make
 from tests.ingest_project import rejected_cell
 from tests.support import documented_shifts, prediction_record, shift_arguments
 
@@ -40,9 +43,9 @@ def feature_shift(root, params: Params) -> tuple[Shift, str, set[str]]:
 
 
 def test_a_tick_with_nothing_new_ingests_nothing_and_does_not_retrain(
-    project, params: Params, tmp_path
+    project, params: Params, tmp_path, capsys
 ) -> None:
-    ingest = make(project, "refresh-data")
+    ingest = in_process(project, ingest_main, ["--refresh"], capsys)
     assert ingest.returncode == 0, ingest.stderr
     assert f"nothing new in {params.paths.incoming}" in ingest.stdout
     github_output = tmp_path / "out"
@@ -56,7 +59,7 @@ def test_a_tick_with_nothing_new_ingests_nothing_and_does_not_retrain(
 
 
 def test_a_corrupt_batch_is_quarantined_and_the_training_set_is_unchanged(
-    project, params: Params
+    project, params: Params, capsys
 ) -> None:
     paths, data = params.paths, params.data
     raw_md5 = file_md5(project.path / paths.raw)
@@ -75,7 +78,7 @@ def test_a_corrupt_batch_is_quarantined_and_the_training_set_is_unchanged(
     cut = text[60][: len(text[60]) // 2]
     (incoming / "truncated.csv").write_text("\n".join(text[:60]) + "\n" + cut)
 
-    done = make(project, "ingest")
+    done = in_process(project, ingest_main, [], capsys)
 
     assert done.returncode == 2
     assert f"{paths.incoming}/bad-values.csv: {column}" in done.stderr
@@ -93,7 +96,7 @@ def test_a_corrupt_batch_is_quarantined_and_the_training_set_is_unchanged(
 
 
 def test_a_shifted_batch_is_flagged_then_retrained_and_gated_with_one_command(
-    project, params: Params, feature_shift, tmp_path
+    project, params: Params, feature_shift, tmp_path, capsys
 ) -> None:
     paths = params.paths
     shift, column, untouched = feature_shift
@@ -138,9 +141,9 @@ def test_a_shifted_batch_is_flagged_then_retrained_and_gated_with_one_command(
     assert raw_dep["md5"] == file_md5(project.path / paths.raw)
     assert latest_run_tags(project)["data.batches"] == "batch-shifted.csv"
 
-    again = make(project, "decide", env=env)
+    again = in_process(project, decide_main, ["--force", "false"], capsys, env)
     assert "retrain=false" in again.stdout, "the report is about the model before retraining"
-    after = make(project, "drift", env=env)
+    after = in_process(project, drift_main, [], capsys, env)
     assert after.returncode == 0, after.stderr
     assert outputs(github_output)["drift"] == "false", "the batch is now training data"
     assert "nothing to compare" in (project.path / paths.drift).with_suffix(".md").read_text()
@@ -148,7 +151,7 @@ def test_a_shifted_batch_is_flagged_then_retrained_and_gated_with_one_command(
     assert "retrain=true: forced" in forced.stdout
 
 
-def test_the_prediction_log_is_a_current_window(project, params: Params) -> None:
+def test_the_prediction_log_is_a_current_window(project, params: Params, capsys) -> None:
     import joblib
 
     from tabular_mlops.core.task import model_scores
@@ -168,7 +171,7 @@ def test_the_prediction_log_is_a_current_window(project, params: Params) -> None
             line = {**record, **prediction_record(params.data, inputs, score)}
             handle.write(json.dumps(line) + "\n")
 
-    done = make(project, "drift", "CURRENT=logs/predictions.jsonl")
+    done = in_process(project, drift_main, ["--current", "logs/predictions.jsonl"], capsys)
 
     assert done.returncode == 0, done.stderr
     report = json.loads((project.path / params.paths.drift).read_text())
@@ -178,18 +181,21 @@ def test_the_prediction_log_is_a_current_window(project, params: Params) -> None
     assert report["drift"] is False
 
 
-def test_bad_input_to_drift_and_decide_is_one_line_and_exit_2(project, params: Params) -> None:
-    missing = make(project, "drift", f"CURRENT={params.paths.incoming}/nope.csv")
+def test_bad_input_to_drift_and_decide_is_one_line_and_exit_2(
+    project, params: Params, capsys
+) -> None:
+    nope = f"{params.paths.incoming}/nope.csv"
+    missing = in_process(project, drift_main, ["--current", nope], capsys)
     assert missing.returncode == 2
     assert f"error: {params.paths.incoming}/nope.csv: file not found" in missing.stderr
-    everything = make(project, "drift", f"CURRENT={params.paths.raw}")
+    everything = in_process(project, drift_main, ["--current", params.paths.raw], capsys)
     if params.data.id_column is not None:
         assert everything.returncode == 2
         assert "error: reference window is empty" in everything.stderr
     else:
         assert everything.returncode == 0, everything.stderr
         assert "drift=false" in everything.stdout
-    force = make(project, "decide", "FORCE=maybe")
+    force = in_process(project, decide_main, ["--force", "maybe"], capsys)
     assert force.returncode == 2
     assert "error: FORCE='maybe': expected true or false" in force.stderr
 

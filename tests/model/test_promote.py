@@ -23,6 +23,7 @@ from tabular_mlops.core.task import PRIMARY
 from tabular_mlops.ct import promote
 from tabular_mlops.stages import track
 from tabular_mlops.stages.train import fit
+from tests.empty_store import empty_store
 from tests.model.conftest import configured
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -91,10 +92,9 @@ def tiny_model(params: Params, splits) -> Any:
     return fit(shuffled, params.data, tiny)
 
 
-def new_registry(path: Path) -> Iterator[Registry]:
-    path.mkdir(parents=True, exist_ok=True)
+def new_registry(factory: pytest.TempPathFactory, path: Path) -> Iterator[Registry]:
+    uri = empty_store(factory, path)
     params_file = write_params(path)
-    uri = f"sqlite:///{path / 'mlflow.db'}"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", uri)
         patch.chdir(path)  # MLflow's default artifact root, ./mlruns, lands in the tmp folder
@@ -103,7 +103,7 @@ def new_registry(path: Path) -> Iterator[Registry]:
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
-    yield from new_registry(tmp_path_factory.mktemp("registry"))
+    yield from new_registry(tmp_path_factory, tmp_path_factory.mktemp("registry"))
 
 
 def register(registry: Registry, model: Any, splits) -> str:
@@ -242,9 +242,9 @@ def test_a_challenger_alias_whose_version_was_deleted(registry, splits, tiny_mod
 
 
 def test_a_champion_alias_whose_version_was_deleted(
-    tmp_path, splits, good_model, tiny_model, capsys
+    tmp_path, tmp_path_factory, splits, good_model, tiny_model, capsys
 ) -> None:
-    for registry in new_registry(tmp_path / "own"):
+    for registry in new_registry(tmp_path_factory, tmp_path / "own"):
         first = register(registry, good_model, splits)
         assert run_promote(registry) == 0
         register(registry, tiny_model, splits)

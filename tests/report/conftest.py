@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from tabular_mlops.core.params import Params
+from tabular_mlops.reporting import pr_report
 from tests.support import write_sample
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,9 +62,10 @@ class PullRequestRepo:
     """A repository whose `main` is the base and whose working branch `pr` is the head; `raw` is
     its data file, at the path params.yaml names."""
 
-    def __init__(self, path: Path, raw: str) -> None:
+    def __init__(self, path: Path, raw: str, capsys: pytest.CaptureFixture[str]) -> None:
         self.path = path
         self.raw = raw
+        self.capsys = capsys
 
     def write(self, name: str, content: Any) -> None:
         target = self.path / name
@@ -83,25 +85,31 @@ class PullRequestRepo:
         git(self.path, "add", "-A")
         git(self.path, "commit", "-qm", message)
 
-    def report(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-        run_env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
-        run_env["PATH"] = f"{BIN}{os.pathsep}{run_env['PATH']}"
-        run_env.update(env or {})
-        return subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "tabular_mlops.reporting.pr_report",
-                "--out",
-                "reports/pr-report.md",
-                *args,
-            ],
-            cwd=self.path,
-            env=run_env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+    def report(
+        self, *args: str, env: dict[str, str] | None = None, process: bool = False
+    ) -> subprocess.CompletedProcess[str]:
+        """`make report`'s command in this repository, without the runner's GITHUB_ variables:
+        its `main` in this process (the report's inputs are what these tests vary; dvc is
+        imported once, not per report), or with `process` a real `python -m`, exit code and all."""
+        argv = ["--out", "reports/pr-report.md", *args]
+        with pytest.MonkeyPatch.context() as patch:
+            for key in [key for key in os.environ if key.startswith("GITHUB_")]:
+                patch.delenv(key)
+            patch.setenv("PATH", f"{BIN}{os.pathsep}{os.environ['PATH']}")
+            for key, value in (env or {}).items():
+                patch.setenv(key, value)
+            patch.chdir(self.path)
+            if process:
+                command = [sys.executable, "-m", "tabular_mlops.reporting.pr_report", *argv]
+                return subprocess.run(command, capture_output=True, text=True, timeout=120)
+            self.capsys.readouterr()
+            try:
+                pr_report.main(argv)
+                code = 0
+            except SystemExit as done:
+                code = int(done.code or 0)
+            out, err = self.capsys.readouterr()
+        return subprocess.CompletedProcess(["pr_report", *argv], code, out, err)
 
     @property
     def markdown(self) -> str:
@@ -118,7 +126,7 @@ def table_row(markdown: str, first_cell: str) -> list[str]:
 
 
 @pytest.fixture
-def pr_repo(tmp_path: Path, params: Params) -> PullRequestRepo:
+def pr_repo(tmp_path: Path, params: Params, capsys: pytest.CaptureFixture[str]) -> PullRequestRepo:
     """Base commit on `main`: params, a sample of the configured data, metrics and plots; then
     branch `pr`."""
     path = tmp_path / "repo"
@@ -129,7 +137,7 @@ def pr_repo(tmp_path: Path, params: Params) -> PullRequestRepo:
     raw = path / params.paths.raw
     raw.parent.mkdir(parents=True)
     write_sample(params, ROOT, raw, rows=BASE_ROWS)
-    repo = PullRequestRepo(path, params.paths.raw)
+    repo = PullRequestRepo(path, params.paths.raw, capsys)
     gated(repo)
     repo.write("metrics/metrics.json", base_metrics())
     repo.write("plots/roc.json", roc())

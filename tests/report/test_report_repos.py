@@ -12,6 +12,9 @@ import yaml
 from tabular_mlops.stages.evaluate_plots import ALL_PLOTS, confusion_rows, regression_rows
 from tests.report.conftest import BIN, base_metrics, git, roc, table_row
 
+#: dvc runs in this process here (tests/report/conftest.py): its own deprecation notices are noise.
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:dvc.*")
+
 
 def test_changed_param_and_regressed_metric(pr_repo) -> None:
     seed = yaml.safe_load((pr_repo.path / "params.yaml").read_text())["train"]["seed"]
@@ -106,7 +109,7 @@ def test_shallow_clone_says_to_fetch_full_history(pr_repo, tmp_path) -> None:
     )
     pr_repo.path, original = shallow, pr_repo.path
     try:
-        done = pr_repo.report("--base", "origin/main")
+        done = pr_repo.report("--base", "origin/main", process=True)
     finally:
         pr_repo.path = original
     assert done.returncode == 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -242,13 +243,22 @@ def test_the_remote_section_comes_from_the_variables(tmp_path: Path, monkeypatch
     assert remote.section({"DVC_REMOTE_URL": "store"}) == {"url": str(tmp_path / "store")}
 
 
-def dvc_project(folder: Path) -> Path:
+@pytest.fixture(scope="module")
+def dvc_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A DVC project (no git) tracking one file: two `dvc` starts, so made once and copied."""
+    folder = tmp_path_factory.mktemp("dvc") / "project"
     folder.mkdir()
     run = {"cwd": folder, "check": True, "capture_output": True}
     subprocess.run([sys.executable, "-m", "dvc", "init", "--no-scm", "-q"], **run)
     (folder / "probe.txt").write_text("tracked by DVC\n", encoding="utf-8")
     subprocess.run([sys.executable, "-m", "dvc", "add", "-q", "probe.txt"], **run)
     return folder
+
+
+@pytest.fixture
+def dvc_project(dvc_template: Path, tmp_path: Path) -> Path:
+    """This test's own copy of the DVC project."""
+    return shutil.copytree(dvc_template, tmp_path / "project", symlinks=True)
 
 
 def wrapper(command: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -263,8 +273,8 @@ def wrapper(command: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[
     )
 
 
-def test_push_and_pull_through_a_folder_remote(tmp_path: Path) -> None:
-    project = dvc_project(tmp_path / "project")
+def test_push_and_pull_through_a_folder_remote(dvc_project: Path, tmp_path: Path) -> None:
+    project = dvc_project
     store = tmp_path / "store"
     done = wrapper("push", project)
     assert (done.returncode, done.stdout.strip()) == (
@@ -280,8 +290,10 @@ def test_push_and_pull_through_a_folder_remote(tmp_path: Path) -> None:
     assert (project / "probe.txt").read_text(encoding="utf-8") == "tracked by DVC\n"
 
 
-def test_the_doctor_writes_and_removes_a_probe_on_a_folder_remote(tmp_path, monkeypatch) -> None:
-    project = dvc_project(tmp_path / "project")
+def test_the_doctor_writes_and_removes_a_probe_on_a_folder_remote(
+    dvc_project, tmp_path, monkeypatch
+) -> None:
+    project = dvc_project
     store = tmp_path / "store"
     store.mkdir()
     monkeypatch.chdir(project)
@@ -293,15 +305,17 @@ def test_the_doctor_writes_and_removes_a_probe_on_a_folder_remote(tmp_path, monk
     assert doctor.remote_line({}, first=30).status == NOT_SET
 
 
-def test_a_remote_whose_plugin_is_missing_is_one_fail_line(tmp_path, monkeypatch) -> None:
-    monkeypatch.chdir(dvc_project(tmp_path / "project"))
+def test_a_remote_whose_plugin_is_missing_is_one_fail_line(dvc_project, monkeypatch) -> None:
+    monkeypatch.chdir(dvc_project)
     line = doctor.remote_line({"DVC_REMOTE_URL": "nosuchscheme://bucket/path"}, first=30)
     assert line.status == FAIL
     assert line.text.startswith("DVC remote nosuchscheme://bucket/path: ")
 
 
-def test_a_transfer_that_fails_after_the_remote_answered_is_one_line(tmp_path: Path) -> None:
-    project = dvc_project(tmp_path / "project")
+def test_a_transfer_that_fails_after_the_remote_answered_is_one_line(
+    dvc_project: Path, tmp_path: Path
+) -> None:
+    project = dvc_project
     store = tmp_path / "store"
     store.mkdir()
     (store / "files").write_text("a file where DVC needs a folder\n", encoding="utf-8")
@@ -330,9 +344,9 @@ def test_a_silent_tracking_server_fails_within_the_first_answer_deadline(
 
 
 def test_a_silent_object_store_fails_within_the_first_answer_deadline(
-    tmp_path, monkeypatch, silent_port
+    dvc_project, monkeypatch, silent_port
 ) -> None:
-    monkeypatch.chdir(dvc_project(tmp_path / "project"))
+    monkeypatch.chdir(dvc_project)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "key")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
     endpoint = f"http://127.0.0.1:{silent_port}"

@@ -13,8 +13,10 @@ import pandas as pd
 import pytest
 from sklearn.dummy import DummyClassifier
 
+from tabular_mlops.core.lineage import pip_requirements
 from tabular_mlops.ct import registry, runs
 from tabular_mlops.ct.store_lock import lock_path, store_lock
+from tests.empty_store import empty_store
 
 
 def test_a_sqlite_store_is_locked_beside_its_file_and_a_shared_one_in_its_registry(
@@ -62,14 +64,24 @@ def test_a_run_from_another_host_is_dead_only_after_a_day() -> None:
 
 
 @pytest.fixture
-def client(tmp_path, monkeypatch):
+def client(tmp_path, tmp_path_factory, monkeypatch):
     import mlflow
 
-    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    uri = empty_store(tmp_path_factory, tmp_path)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.chdir(tmp_path)
     mlflow.set_tracking_uri(uri)
     return mlflow.MlflowClient(uri)
+
+
+def log_model(model: DummyClassifier) -> None:
+    """Logged and registered as `m` with track's pinned requirements: without them MLflow infers
+    them in a child process that imports the model's libraries again (seconds per model)."""
+    import mlflow
+
+    mlflow.sklearn.log_model(
+        model, name="model", registered_model_name="m", pip_requirements=pip_requirements()
+    )
 
 
 def test_a_dead_run_is_failed_and_its_model_and_version_removed_in_one_line(client) -> None:
@@ -80,7 +92,7 @@ def test_a_dead_run_is_failed_and_its_model_and_version_removed_in_one_line(clie
     mlflow.set_experiment("exp")
     tags = {**runs.owner_tags(), runs.PID_TAG: str(dead_pid())}
     with mlflow.start_run(tags=tags) as run:
-        mlflow.sklearn.log_model(model, name="model", registered_model_name="m")
+        log_model(model)
     client.set_terminated(run.info.run_id, "RUNNING")
     with mlflow.start_run(tags=runs.owner_tags()) as alive:
         line = registry.repair(client, "exp", "m")
@@ -101,7 +113,7 @@ def test_a_promotion_tag_behind_the_champion_alias_is_brought_in_line(client) ->
     mlflow.set_experiment("exp")
     for _ in range(2):
         with mlflow.start_run():
-            mlflow.sklearn.log_model(model, name="model", registered_model_name="m")
+            log_model(model)
     client.set_registered_model_tag("m", registry.CHAMPION_TAG, "1")
     client.set_registered_model_alias("m", registry.CHAMPION, "2")
     line = registry.repair(client, "exp", "m")
