@@ -36,6 +36,7 @@ _PRELOAD = [
     "mlflow.sklearn",
     "sklearn.ensemble",
     "sqlalchemy",
+    "tests.faults.warm",
 ]
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 
