@@ -1,0 +1,25 @@
+"""Imported once by the kill trials' forkserver (failpoints.py), never by a test: what every
+`track`, `promote` and `ingest` would otherwise redo in each trial's child, done before the fork.
+
+The SQL store's modules and its ORM mappers (~1.5 CPU-s a command), GitPython (MLflow's git
+tags), and MLflow's map of installed packages (read from every distribution's metadata when a
+model is logged). None of it depends on the trial's folder or store, and none of it starts a
+thread, so the forkserver stays safe to fork.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import git  # noqa: F401
+import mlflow.store.db.utils
+import mlflow.store.model_registry.sqlalchemy_store
+import mlflow.store.tracking.sqlalchemy_store
+import mlflow.tracking.fluent  # noqa: F401
+import sqlalchemy.orm
+
+sqlalchemy.orm.configure_mappers()
+with contextlib.suppress(Exception):
+    from mlflow.utils import requirements_utils
+
+    requirements_utils._init_modules_to_packages_map()
