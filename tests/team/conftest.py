@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tabular_mlops.core.params import Params, load_params
+from tests import team_servers
 from tests.e2e.conftest import Workspace, copy_project, fork_env
-from tests.team_servers import RunningTeam, running_team
+from tests.team_servers import RunningTeam
 from tests.workflows.conftest import ENV_DIR, UV, set_param
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,6 +26,9 @@ ROOT = Path(__file__).resolve().parents[2]
 OUTPUTS = ("validation", "train", "test", "model", "metrics", "slices", "plots")
 STAGES_BEFORE_TRACK = ("validate", "prepare", "train", "evaluate")
 QUICK_CLIENT = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}
+#: The session's team, shared by the modules that only use it (a module may override `team`).
+shared_team = team_servers.shared_team
+team = team_servers.team
 
 
 @dataclass
@@ -43,17 +46,6 @@ class Clone(Workspace):
         import json
 
         return json.loads((self.path / self.params.paths.run_info).read_text(encoding="utf-8"))
-
-
-@pytest.fixture(scope="module")
-def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningTeam]:
-    with (
-        running_team(tmp_path_factory.mktemp("team")) as running,
-        pytest.MonkeyPatch.context() as patch,
-    ):
-        for key in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
-            patch.setenv(key, running.env[key])
-        yield running
 
 
 def new_clone(path: Path, team: RunningTeam, model: str) -> Clone:

@@ -1,10 +1,14 @@
 """Team servers that fail: wrong credentials, a server that is down or killed while `track`
 logs, and two promotes at once. Each failure is one line naming the server, and the registry
-keeps its state: no run left RUNNING once the server is back, no alias moved."""
+keeps its state: no run left RUNNING once the server is back, no alias moved. Last, `make
+team-down` stops everything, the server restarted after the kill too.
+
+A server is killed here, so the module has a team of its own, not the session's shared one."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import shutil
 import signal
@@ -12,13 +16,23 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
+from tabular_mlops.team.processes import port_answers, session_id
 from tests.team.conftest import Clone, new_clone
-from tests.team_servers import RunningTeam
+from tests.team_servers import RunningTeam, client_credentials, running_team, team_command
 from tests.workflows.conftest import set_param
+
+
+@pytest.fixture(scope="module")
+def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningTeam]:
+    with running_team(tmp_path_factory.mktemp("team")) as running, client_credentials(running):
+        yield running
 
 
 @pytest.fixture(scope="module")
@@ -171,3 +185,28 @@ def test_two_promotes_at_once_make_one_decision(
     )
     assert decisions == ["bootstrapped", "unchanged"], outputs
     assert dict(client.get_registered_model(race).aliases)["champion"] == copied.version
+
+
+def test_team_down_leaves_nothing_running(team: RunningTeam) -> None:
+    """Last in this module: it stops the module's servers, MLflow's restarted one included (the
+    fixture's own `down` then finds nothing to stop)."""
+    state = json.loads((team.folder / "state.json").read_text(encoding="utf-8"))
+    pids = [team.pid(name) for name in state["services"]]
+    sessions = {os.getsid(pid) for pid in pids}
+    ports = [service["port"] for service in state["services"].values()]
+
+    said = team_command("down", team.folder)
+
+    assert said.count("team-down: stopped") == 3
+    left = [p.pid for p in psutil.process_iter() if p.pid in pids or session_id(p.pid) in sessions]
+    assert not [pid for pid in left if _running(pid)]
+    assert not any(port_answers(port) for port in ports)
+    assert not team.folder.exists()
+    assert not Path(state["database_home"]).exists()
+
+
+def _running(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False

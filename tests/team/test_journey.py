@@ -1,20 +1,19 @@
 """Two clones of a fork share one team: A reproduces and pushes; B pulls and reproduces without
-running a stage, sees A's run, and promotes it; A's service then serves B's champion."""
+running a stage, sees A's run, and promotes it; A's service then serves B's champion. The team is
+the session's shared one (`make team-down` is tested where a team is the module's own:
+test_failures.py)."""
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import uuid
 from pathlib import Path
 
-import psutil
 import pytest
 
-from tabular_mlops.team.processes import port_answers, session_id
 from tests.team.conftest import Clone, new_clone
-from tests.team_servers import RunningTeam, team_command
+from tests.team_servers import RunningTeam
 
 
 @pytest.fixture(scope="module")
@@ -99,28 +98,3 @@ def test_b_watches_drift_on_the_data_it_pulled(clone_b: Clone) -> None:
     report = json.loads((clone_b.path / clone_b.params.paths.drift).read_text(encoding="utf-8"))
     assert report["current"].endswith("(300 rows)")
     assert report["trained_raw_md5"] == report["raw_md5"]
-
-
-def test_team_down_leaves_nothing_running(team: RunningTeam) -> None:
-    """Last in this module: it stops the module's servers (the fixture's own `down` then finds
-    nothing to stop)."""
-    state = json.loads((team.folder / "state.json").read_text(encoding="utf-8"))
-    pids = [team.pid(name) for name in state["services"]]
-    sessions = {os.getsid(pid) for pid in pids}
-    ports = [service["port"] for service in state["services"].values()]
-
-    said = team_command("down", team.folder)
-
-    assert said.count("team-down: stopped") == 3
-    left = [p.pid for p in psutil.process_iter() if p.pid in pids or session_id(p.pid) in sessions]
-    assert not [pid for pid in left if _running(pid)]
-    assert not any(port_answers(port) for port in ports)
-    assert not team.folder.exists()
-    assert not Path(state["database_home"]).exists()
-
-
-def _running(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False

@@ -6,30 +6,23 @@ refuses unknown keys, so a green run also shows the secrets reached the steps.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlparse
 
-import pytest
-
 from tabular_mlops.core.params import Params
-from tests.team_servers import RunningTeam, running_team
+from tests import team_servers
+from tests.team_servers import RunningTeam
 from tests.workflows.act_run import assert_collects
 from tests.workflows.conftest import Fork
-from tests.workflows.settings import MLFLOW_CREDENTIALS, team_settings
+from tests.workflows.settings import team_settings
 
 PUSH = {"ref": "refs/heads/main", "repository": {"default_branch": "main"}}
 
 
-@pytest.fixture(scope="module")
-def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningTeam]:
-    with (
-        running_team(tmp_path_factory.mktemp("team")) as running,
-        pytest.MonkeyPatch.context() as patch,
-    ):
-        for key in MLFLOW_CREDENTIALS:
-            patch.setenv(key, running.env[key])
-        yield running
+#: The session's team, shared with the team folder's modules; this module's DVC remote is a
+#: folder of its own in the shared bucket.
+shared_team = team_servers.shared_team
+team = team_servers.team
 
 
 def bucket(team: RunningTeam) -> tuple[Any, str, str]:
