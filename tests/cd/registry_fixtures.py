@@ -93,7 +93,7 @@ def template(params: Params, model_file: Path, tmp_path_factory: pytest.TempPath
     def build(path: Path) -> None:
         train, test = (pd.read_parquet(ROOT / getattr(params.paths, k)) for k in ("train", "test"))
         model = joblib.load(model_file)
-        for built in new_registry(path):
+        for built in new_registry(tmp_path_factory, path):
             for _ in range(VERSIONS):
                 version = register(built, model, (train, test))
                 built.client().set_model_version_tag(NAME, version, MD5_TAG, md5)

@@ -95,7 +95,9 @@ def copy_project(dest: Path) -> None:
 
 
 def fork_env(path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "DVC_", "GIT_"))}
+    # MAKEFLAGS would carry an outer `make test VAR=...` into every make the fork runs.
+    drop = ("MLFLOW_", "DVC_", "GIT_", "MAKE", "MFLAGS")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
     env["PATH"] = f"{BIN}{os.pathsep}{env['PATH']}"
     env["PYTHONPATH"] = str(path / "src")
     env.update(

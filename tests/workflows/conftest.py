@@ -203,8 +203,10 @@ class Fork:
 
 def clean_env() -> dict[str, str]:
     """The test process's environment without what would leak into a workflow run, with the uv
-    that built this environment on PATH (as setup-uv would put it there)."""
+    that built this environment on PATH (as setup-uv would put it there). The outer make's
+    MAKEFLAGS go too: `make test VAR=...` would otherwise set VAR in every make the run starts."""
     drop = ("MLFLOW_", "GITHUB_", "DVC_", "AWS_", "VIRTUAL_ENV", "PYTHONPATH", "ACT")
+    drop += ("MAKE", "MFLAGS")
     env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
     env.update({k: v for k, v in GIT_ENV.items() if k.startswith("GIT_")})
     env["PATH"] = f"{uv_only_dir()}{os.pathsep}{env['PATH']}"
