@@ -23,6 +23,7 @@ from tabular_mlops.ct import promote
 from tabular_mlops.serving import smoke
 from tabular_mlops.serving.smoke import free_port, request, stop, wait_ready
 from tests.cd.conftest import Workspace, make, outputs, params_of, registry_client
+from tests.in_process import run_main
 
 pytestmark = pytest.mark.pipeline
 BUNDLE = "dist/serving"
@@ -35,32 +36,16 @@ def errors(done: subprocess.CompletedProcess[str]) -> list[str]:
 
 def in_process(
     workspace: Workspace,
-    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     main: Callable[[list[str]], Any],
     *argv: str,
     env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """What `make <target>` runs, as `main(argv)` in this process on the copy and its registry
-    (the target's own process and Makefile wiring are each tested by a `make` call here); the
-    process-wide MLflow tracking URI it sets is put back after the test."""
-    from mlflow.tracking._tracking_service import utils
-
-    monkeypatch.setattr(utils, "_tracking_uri", utils._tracking_uri)
-    monkeypatch.chdir(workspace.path)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", workspace.tracking_uri)
-    for variable in ("GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY"):
-        monkeypatch.delenv(variable, raising=False)
-    for key, value in (env or {}).items():
-        monkeypatch.setenv(key, value)
-    capsys.readouterr()
-    try:
-        main(list(argv))
-        code = 0
-    except SystemExit as done:
-        code = int(done.code or 0)
-    said = capsys.readouterr()
-    return subprocess.CompletedProcess(["main", *argv], code, said.out, said.err)
+    (the target's own process and Makefile wiring are each tested by a `make` call here)."""
+    return run_main(
+        main, argv, cwd=workspace.path, capsys=capsys, env=env, tracking_uri=workspace.tracking_uri
+    )
 
 
 def versions(workspace: Workspace) -> list[str]:
@@ -108,9 +93,9 @@ def test_register_finds_the_version_holding_the_bytes_instead_of_a_second(
 
 
 def test_promote_gates_the_version_register_named(
-    registered: Workspace, run_info: dict, monkeypatch, capsys
+    registered: Workspace, run_info: dict, capsys
 ) -> None:
-    done = in_process(registered, monkeypatch, capsys, promote.main, "--fail-on-reject")
+    done = in_process(registered, capsys, promote.main, "--fail-on-reject")
     assert done.returncode == 0, done.stdout + done.stderr
     params = params_of(registered)
     model = registry_client(registered).get_registered_model(params.track.registered_model)
@@ -168,12 +153,11 @@ def test_a_damaged_registry_copy_is_refused_and_the_bundle_kept(
     run_info: dict,
     local_bundle: dict,
     registry_file: Path,
-    monkeypatch,
     capsys,
 ) -> None:
     registry_file.write_bytes(registry_file.read_bytes()[:-1])
     version = run_info["model_version"]
-    done = in_process(registered, monkeypatch, capsys, bundle.main, "--version", version)
+    done = in_process(registered, capsys, bundle.main, "--version", version)
     assert done.returncode == 2, done.stdout + done.stderr
     [line] = errors(done)
     assert file_md5(registry_file) in line
@@ -203,9 +187,7 @@ def test_a_version_without_its_md5_tag_is_not_bundled(
     finally:
         mlflow.set_tracking_uri(before)
     try:
-        done = in_process(
-            registered, monkeypatch, capsys, bundle.main, "--version", str(by_hand.version)
-        )
+        done = in_process(registered, capsys, bundle.main, "--version", str(by_hand.version))
     finally:
         client.delete_model_version(name, by_hand.version)
     assert done.returncode == 2, done.stdout + done.stderr
@@ -261,14 +243,12 @@ def test_smoke_on_the_bundle_passes_naming_its_version_from_its_own_example(
 
 
 def test_smoke_expecting_another_version_fails_naming_both(
-    registered: Workspace, local_bundle: dict, monkeypatch, capsys
+    registered: Workspace, local_bundle: dict, capsys
 ) -> None:
     version = local_bundle["manifest"]["version"]
     other = str(int(version) + 1)
     model = {"MODEL_PATH": f"{BUNDLE}/{manifest.MODEL}"}
-    done = in_process(
-        registered, monkeypatch, capsys, smoke.main, "--expect-version", other, env=model
-    )
+    done = in_process(registered, capsys, smoke.main, "--expect-version", other, env=model)
     assert done.returncode == 2, done.stdout + done.stderr
     [line] = errors(done)
     assert re.search(rf"model_version '{version}', expected '{other}'", line), line

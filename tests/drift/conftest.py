@@ -3,7 +3,6 @@ journey: batches arrive, are checked for drift, and retrain the model through `m
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import ROOT, Workspace
+from tests.in_process import run_main
 from tests.trained import private_copy
 
 ENV_DIR = Path(sys.executable).parents[1]
@@ -46,20 +46,8 @@ def in_process(
     capsys: pytest.CaptureFixture[str],
     env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """A command's `main(argv)` in this process, in the copy, without the runner's GITHUB_,
-    MLFLOW_ and DVC_ variables (as `make` has it): for the steps about what a command decides,
-    each command still run once through `make` by a test here. Exit code and output kept."""
-    with pytest.MonkeyPatch.context() as patch:
-        for key in [key for key in os.environ if key.startswith(("GITHUB_", "MLFLOW_", "DVC_"))]:
-            patch.delenv(key)
-        for key, value in (env or {}).items():
-            patch.setenv(key, value)
-        patch.chdir(workspace.path)
-        capsys.readouterr()
-        try:
-            main(argv)
-            code = 0
-        except SystemExit as done:
-            code = int(done.code or 0)
-        out, err = capsys.readouterr()
-    return subprocess.CompletedProcess(argv, code, out, err)
+    """A command's `main(argv)` in the copy, for the steps about what a command decides (each
+    command still runs once through `make` in a test here): tests/in_process.py."""
+    return run_main(
+        main, argv, cwd=workspace.path, capsys=capsys, env=env, tracking_uri=workspace.tracking_uri
+    )

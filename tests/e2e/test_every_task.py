@@ -12,7 +12,6 @@ boundary is tested where they are (tests/serve, tests/faults, tests/unit).
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 
 import numpy as np
@@ -24,6 +23,7 @@ from tabular_mlops.core.task import METRICS, PRIMARY, model_scores
 from tabular_mlops.ct import drift, promote, simulate
 from tabular_mlops.serving import smoke
 from tabular_mlops.serving.model import load_file
+from tests.in_process import run_main
 
 from .conftest import ROOT, Workspace, copy_project, fork_env, warmed
 
@@ -110,23 +110,18 @@ def task_fork(
 
 
 def in_fork(
-    fork: Workspace, monkeypatch: pytest.MonkeyPatch, main: Callable[[list[str]], None], *argv: str
+    fork: Workspace,
+    capsys: pytest.CaptureFixture[str],
+    main: Callable[[list[str]], None],
+    *argv: str,
 ) -> int:
-    """`main(argv)`'s exit code, run in the fork's folder with the fork's environment. The store's
-    URI is absolute: MLflow keeps one engine per URI, and both forks would share `mlflow.db`'s."""
-    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
-
-    monkeypatch.chdir(fork.path)
-    for name in list(os.environ):
-        if name.startswith(("MLFLOW_", "DVC_", "GIT_")):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", fork.tracking_uri)
-    try:
-        with _use_tracking_uri(fork.tracking_uri):
-            main(list(argv))
-    except SystemExit as exit:
-        return exit.code if isinstance(exit.code, int) else 1
-    return 0
+    """`main(argv)`'s exit code, run in the fork's folder (tests/in_process.py). The store's URI
+    is absolute: MLflow keeps one engine per URI, and both forks would share `mlflow.db`'s."""
+    drop = ("MLFLOW_", "DVC_", "GIT_")
+    done = run_main(
+        main, argv, cwd=fork.path, capsys=capsys, tracking_uri=fork.tracking_uri, drop=drop
+    )
+    return done.returncode
 
 
 def test_the_pipeline_writes_the_tasks_metrics_and_beats_the_baseline(task_fork) -> None:
@@ -142,14 +137,14 @@ def test_the_pipeline_writes_the_tasks_metrics_and_beats_the_baseline(task_fork)
 
 
 def test_promote_makes_it_the_champion_and_the_service_answers_in_the_tasks_shape(
-    task_fork, monkeypatch: pytest.MonkeyPatch
+    task_fork, capsys: pytest.CaptureFixture[str]
 ) -> None:
     fork, task = task_fork
-    assert in_fork(fork, monkeypatch, promote.main) == 0
+    assert in_fork(fork, capsys, promote.main) == 0
     params = load_params(fork.path / "params.yaml")
     decision = json.loads((fork.path / params.paths.promotion).read_text())
     assert decision["decision"] == "bootstrapped", decision
-    assert in_fork(fork, monkeypatch, smoke.main) == 0
+    assert in_fork(fork, capsys, smoke.main) == 0
     served = load_file(fork.path / params.paths.model, params)
     test = pd.read_parquet(fork.path / params.paths.test)
     x = test.drop(columns=[params.data.target]).head(50)
@@ -163,7 +158,7 @@ def test_promote_makes_it_the_champion_and_the_service_answers_in_the_tasks_shap
 
 
 def test_a_shifted_target_is_found_by_the_drift_check(
-    task_fork, monkeypatch: pytest.MonkeyPatch
+    task_fork, capsys: pytest.CaptureFixture[str]
 ) -> None:
     fork, task = task_fork
     params = load_params(fork.path / "params.yaml")
@@ -174,8 +169,8 @@ def test_a_shifted_target_is_found_by_the_drift_check(
         shift = [f"--share={target}={params.data.class_names[0]}:0.9"]
     batch = fork.path.parent / "shifted.csv"
     argv = ("--rows", "600", "--seed", "3", *shift, "--out", str(batch))
-    assert in_fork(fork, monkeypatch, simulate.main, *argv) == 0
-    in_fork(fork, monkeypatch, drift.main, "--current", str(batch))
+    assert in_fork(fork, capsys, simulate.main, *argv) == 0
+    in_fork(fork, capsys, drift.main, "--current", str(batch))
     report = json.loads((fork.path / params.paths.drift).read_text())
     prior = report["prior_shift"]
     assert prior is not None and prior["column"] == target and prior["drifted"], report

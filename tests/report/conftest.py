@@ -20,6 +20,7 @@ import yaml
 
 from tabular_mlops.core.params import Params
 from tabular_mlops.reporting import pr_report
+from tests.in_process import run_main
 from tests.support import write_sample
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -92,24 +93,21 @@ class PullRequestRepo:
         its `main` in this process (the report's inputs are what these tests vary; dvc is
         imported once, not per report), or with `process` a real `python -m`, exit code and all."""
         argv = ["--out", "reports/pr-report.md", *args]
-        with pytest.MonkeyPatch.context() as patch:
-            for key in [key for key in os.environ if key.startswith("GITHUB_")]:
-                patch.delenv(key)
-            patch.setenv("PATH", f"{BIN}{os.pathsep}{os.environ['PATH']}")
-            for key, value in (env or {}).items():
-                patch.setenv(key, value)
-            patch.chdir(self.path)
-            if process:
-                command = [sys.executable, "-m", "tabular_mlops.reporting.pr_report", *argv]
-                return subprocess.run(command, capture_output=True, text=True, timeout=120)
-            self.capsys.readouterr()
-            try:
-                pr_report.main(argv)
-                code = 0
-            except SystemExit as done:
-                code = int(done.code or 0)
-            out, err = self.capsys.readouterr()
-        return subprocess.CompletedProcess(["pr_report", *argv], code, out, err)
+        run_env = {"PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", **(env or {})}
+        if not process:
+            return run_main(
+                pr_report.main,
+                argv,
+                cwd=self.path,
+                capsys=self.capsys,
+                env=run_env,
+                drop=("GITHUB_",),
+            )
+        keep = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
+        command = [sys.executable, "-m", "tabular_mlops.reporting.pr_report", *argv]
+        return subprocess.run(
+            command, cwd=self.path, env=keep | run_env, capture_output=True, text=True, timeout=120
+        )
 
     @property
     def markdown(self) -> str:

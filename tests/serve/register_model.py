@@ -14,6 +14,7 @@ import mlflow
 import pandas as pd
 from mlflow import MlflowClient
 
+from tabular_mlops.core.lineage import pip_requirements
 from tabular_mlops.core.params import load_params
 from tabular_mlops.stages.track import model_metadata, model_signature, predict_function
 
@@ -50,6 +51,7 @@ def main(
             metadata=model_metadata(params),
             serialization_format="cloudpickle",
             registered_model_name=name,
+            pip_requirements=pip_requirements(),
         )
     MlflowClient(store).set_registered_model_alias(
         name, "champion", str(logged.registered_model_version)
