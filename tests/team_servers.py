@@ -127,9 +127,22 @@ class Lease:
             if self.users <= set(done.read_text(encoding="utf-8").split()):
                 self._stop()
 
-    def stop(self) -> None:
+    def join(self) -> None:
+        """This worker may use the team: counted, so the last worker to leave stops it."""
+        self._count_workers(+1)
+
+    def leave(self) -> None:
+        """This worker's session ended (finished, failed, interrupted): the last one out stops
+        the team, whether or not every user module got to release it."""
+        self._count_workers(-1)
+
+    def _count_workers(self, change: int) -> None:
         with FileLock(self.base / f"{SHARED}.lock"):
-            self._stop()
+            workers = self.base / f"{SHARED}.workers"
+            count = int(workers.read_text(encoding="utf-8")) if workers.exists() else 0
+            workers.write_text(str(count + change), encoding="utf-8")
+            if count + change == 0:
+                self._stop()
 
     def _stop(self) -> None:
         ready = self.base / f"{SHARED}.ready"
@@ -142,18 +155,20 @@ class Lease:
 def shared_team(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Lease]:
-    """The session's team, for modules that only use it (through `team`). Should a session end
-    before every user finished (interrupted, -x, a single process), the team is stopped here."""
+    """The session's team, for modules that only use it (through `team`). Should the sessions
+    end before every user module released it (interrupted, -x, a module's tests all skipped), the
+    last worker to end stops it here."""
     users = {
         item.nodeid.split("::")[0]
         for item in request.session.items
         if "shared_team" in item.fixturenames
     }
     lease = Lease(shared_base(tmp_path_factory), frozenset(users))
-    yield lease
-    session = request.session
-    if session.shouldstop or session.shouldfail or not os.environ.get("PYTEST_XDIST_WORKER"):
-        lease.stop()
+    lease.join()
+    try:
+        yield lease
+    finally:
+        lease.leave()
 
 
 @pytest.fixture(scope="module")
