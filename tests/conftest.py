@@ -16,7 +16,7 @@ import pytest
 from tabular_mlops.core.params import Params, load_params
 
 from .support import write_sample
-from .trained import trained_template  # noqa: F401  (the shared trained fork, tests/trained.py)
+from .trained import trained_template, warm_python  # noqa: F401  (tests/trained.py)
 
 ROOT = Path(__file__).resolve().parents[1]
 if os.environ.get("PYTEST_XDIST_WORKER"):

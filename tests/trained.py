@@ -13,16 +13,18 @@ moved from the template's folder to the copy's, and a later `track` in the copy 
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from filelock import FileLock
 
-from tests.e2e.conftest import ROOT, Workspace, copy_project, fork_env
+from tests.e2e.conftest import ROOT, Workspace, copy_project, fork_env, warmed
+from tests.e2e.warm import SOCKET_ENV, shared_server
 
 NAME = "trained-template"
 #: The columns of MLflow's SQL store that hold an artifact folder's absolute path.
@@ -40,13 +42,13 @@ def shared_base(factory: pytest.TempPathFactory) -> Path:
     return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
 
-def build(path: Path) -> Workspace:
+def build(path: Path, warm: dict[str, str]) -> Workspace:
     path.mkdir(parents=True)
     copy_project(path)
     cache = ROOT / ".dvc" / "cache"
     if cache.is_dir():
         shutil.copytree(cache, path / ".dvc" / "cache", dirs_exist_ok=True)
-    workspace = Workspace(path, fork_env(path))
+    workspace = warmed(Workspace(path, fork_env(path)), warm)
     workspace.git("init", "-q", "-b", "main")
     workspace.commit("Use this template")
     workspace.dvc("repro")
@@ -67,9 +69,11 @@ def built_once(factory: pytest.TempPathFactory, name: str, make: Callable[[Path]
 
 
 @pytest.fixture(scope="session")
-def trained_template(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+def trained_template(
+    tmp_path_factory: pytest.TempPathFactory, warm_python: dict[str, str]
+) -> Workspace:
     """The shared trained fork: read it, or `private_copy` it; never change it."""
-    path = built_once(tmp_path_factory, NAME, build)
+    path = built_once(tmp_path_factory, NAME, functools.partial(build, warm=warm_python))
     return Workspace(path, fork_env(path))
 
 
@@ -93,3 +97,13 @@ def private_copy(source: Workspace, dest: Path) -> Workspace:
     shutil.copytree(source.path, dest, symlinks=True)
     relocate_store(dest / "mlflow.db", source.path, dest)
     return Workspace(dest, fork_env(dest))
+
+
+@pytest.fixture(scope="session")
+def warm_python(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """What a fork's environment needs for its stages to start warm (tests/e2e/warm.py): one
+    server for the session, in the temp folder every xdist worker sees."""
+    base = shared_base(tmp_path_factory)
+    env = {k: v for k, v in fork_env(base).items() if k != "PYTHONPATH"}
+    with shared_server(base, env) as folder:
+        yield {"PATH": f"{folder / 'venv' / 'bin'}{os.pathsep}", SOCKET_ENV: str(folder / "socket")}

@@ -18,7 +18,7 @@ import pytest
 
 from tabular_mlops.core.params import Params, load_params
 from tests.drift.conftest import make
-from tests.e2e.conftest import Workspace
+from tests.e2e.conftest import Workspace, warmed
 from tests.trained import private_copy
 
 __all__ = ["Workspace", "clone", "make", "outputs", "params_of", "registry_client"]
@@ -62,8 +62,12 @@ def isolated_mlflow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="module")
-def project(trained_template: Workspace, tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    workspace = clone(trained_template, tmp_path_factory.mktemp("cd") / "repo")
+def project(
+    trained_template: Workspace,
+    tmp_path_factory: pytest.TempPathFactory,
+    warm_python: dict[str, str],
+) -> Workspace:
+    workspace = warmed(clone(trained_template, tmp_path_factory.mktemp("cd") / "repo"), warm_python)
     without_registry(workspace)
     return workspace
 

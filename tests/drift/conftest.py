@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import ROOT, Workspace
+from tests.e2e.conftest import ROOT, Workspace, warmed
+from tests.e2e.warm import venv_of
 from tests.in_process import run_main
 from tests.trained import private_copy
 
@@ -21,16 +22,23 @@ UV = shutil.which("uv") or str(ROOT / ".tools" / "bin" / "uv")
 
 
 @pytest.fixture(scope="module")
-def project(trained_template: Workspace, tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    return private_copy(trained_template, tmp_path_factory.mktemp("ct") / "repo")
+def project(
+    trained_template: Workspace,
+    tmp_path_factory: pytest.TempPathFactory,
+    warm_python: dict[str, str],
+) -> Workspace:
+    return warmed(
+        private_copy(trained_template, tmp_path_factory.mktemp("ct") / "repo"), warm_python
+    )
 
 
 def make(
     workspace: Workspace, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """`make` in the copy, with this environment (as CI's VENV does); output kept, not checked."""
+    """`make` in the copy, with this environment (as CI's VENV does; its warm shape if the copy
+    is `warmed`); output kept, not checked."""
     return subprocess.run(
-        ["make", "--no-print-directory", *args, f"VENV={ENV_DIR}", f"UV={UV}"],
+        ["make", "--no-print-directory", *args, f"VENV={venv_of(workspace.env)}", f"UV={UV}"],
         cwd=workspace.path,
         env={**workspace.env, **(env or {})},
         capture_output=True,

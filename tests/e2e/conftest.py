@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import pytest
 
 from tabular_mlops.core.params import load_params
 
-from .warm import SOCKET_ENV, shared_server
+from .warm import SOCKET_ENV, venv_of
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -52,9 +51,7 @@ class Workspace:
         return done
 
     def dvc(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        warm = self.env.get(SOCKET_ENV)
-        dvc = Path(warm).parent / "bin" / "dvc" if warm else BIN / "dvc"
-        return self.run(str(dvc), *args, check=check)
+        return self.run(str(venv_of(self.env) / "bin" / "dvc"), *args, check=check)
 
     def git(self, *args: str) -> str:
         return self.run("git", *args).stdout.strip()
@@ -117,17 +114,6 @@ def new_fork(path: Path) -> Workspace:
     workspace.git("init", "-q", "-b", "main")
     workspace.commit("Use this template")
     return workspace
-
-
-@pytest.fixture(scope="session")
-def warm_python(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """What a fork's environment needs for its stages to start warm (tests/e2e/warm.py): one
-    server for the session, in the temp folder every xdist worker sees."""
-    base = tmp_path_factory.getbasetemp()
-    base = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
-    env = {k: v for k, v in fork_env(base).items() if k != "PYTHONPATH"}
-    with shared_server(base, env) as folder:
-        yield {"PATH": f"{folder / 'bin'}{os.pathsep}", SOCKET_ENV: str(folder / "socket")}
 
 
 def warmed(workspace: Workspace, warm: dict[str, str]) -> Workspace:

@@ -9,7 +9,7 @@ environment and its stdin/stdout/stderr, and the server forks a child that runs 
 atexit handlers run at exit. DVC still starts a process per stage and reads its output and exit
 code; `dvc` runs as `python -m dvc` the same way; any other command goes to the real interpreter.
 
-Run as `python warm.py serve SOCKET` (the server) or through the shim `write_shim` writes.
+Run as `python warm.py serve SOCKET` (the server) or through the shims `write_venv` writes.
 """
 
 from __future__ import annotations
@@ -58,11 +58,28 @@ PRELOAD = (
 )
 
 
-def client(real: str, argv: list[str]) -> None:
-    """The shims' body: stage modules and DVC to the server, anything else to `real`."""
-    path = os.environ.get(SOCKET_ENV)
+#: Modules whose command starts what outlives it (the team's servers, the service): the server
+#: waits for its children when it stops, so these start cold.
+LONG_LIVED = ("tabular_mlops.team", "tabular_mlops.serving.app")
+#: The environment's commands that become shims, and the argv each hands to `python`.
+SHIMS = {
+    "python": "sys.argv[1:]",
+    "dvc": '["-m", "dvc", *sys.argv[1:]]',
+    "pytest": '["-m", "pytest", *sys.argv[1:]]',
+}
+
+
+def warm_module(argv: list[str]) -> bool:
     module = argv[1] if len(argv) >= 2 and argv[0] == "-m" else ""
-    if not (path and (module == "dvc" or module.startswith("tabular_mlops."))):
+    if module in ("dvc", "pytest"):
+        return True
+    return module.startswith("tabular_mlops.") and module not in LONG_LIVED
+
+
+def client(real: str, argv: list[str]) -> None:
+    """The shims' body: project modules, DVC and pytest to the server, the rest to `real`."""
+    path = os.environ.get(SOCKET_ENV)
+    if not (path and warm_module(argv)):
         os.execv(real, [real, *argv])
     request = {"argv": argv, "cwd": str(Path.cwd()), "env": dict(os.environ)}
     with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as sock:
@@ -74,19 +91,37 @@ def client(real: str, argv: list[str]) -> None:
     os._exit(code)
 
 
-def write_shim(folder: Path) -> None:
-    """`folder/python` and `folder/dvc`: the shims, bound to this interpreter and this file."""
-    folder.mkdir(parents=True, exist_ok=True)
+def write_venv(folder: Path) -> Path:
+    """`folder` shaped like this interpreter's environment: its bin/ (every command linked;
+    `python`, `dvc` and `pytest` replaced by shims) and its sync stamps, so that `make
+    VENV=folder`, which puts `$(VENV)/bin` first on PATH, starts the stages warm."""
+    real = Path(sys.prefix)
+    bin_dir = folder / "bin"
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    for entry in (real / "bin").iterdir():
+        if entry.name not in SHIMS:
+            (bin_dir / entry.name).symlink_to(entry)
+    for stamp in [*real.glob(".synced-*"), real / "pyvenv.cfg"]:
+        (folder / stamp.name).symlink_to(stamp)
     here = str(Path(__file__).resolve().parent)
-    for name, argv in (("python", "sys.argv[1:]"), ("dvc", '["-m", "dvc", *sys.argv[1:]]')):
-        shim = folder / name
+    python = str(real / "bin" / "python")
+    for name, argv in SHIMS.items():
+        shim = bin_dir / name
         shim.write_text(
-            f"#!{sys.executable} -S\n"
+            f"#!{python} -S\n"
             f"import sys\nsys.path.insert(0, {here!r})\n"
-            f"from warm import client\nclient({sys.executable!r}, {argv})\n",
+            f"from warm import client\nclient({python!r}, {argv})\n",
             encoding="utf-8",
         )
         shim.chmod(0o755)
+    return folder
+
+
+def venv_of(env: dict[str, str]) -> Path:
+    """The environment `make VENV=...` should use in `env`: the warm one if `env` names a
+    server, else this interpreter's."""
+    warm = env.get(SOCKET_ENV)
+    return Path(warm).parent / "venv" if warm else Path(sys.prefix)
 
 
 def _run(request: dict, fds: list[int], base_path: list[str]) -> None:
@@ -199,7 +234,7 @@ def _start(folder: Path, env: dict[str, str]) -> subprocess.Popen:
         if server.poll() is not None:
             raise RuntimeError((folder / "server.log").read_text())
         time.sleep(0.1)
-    write_shim(folder / "bin")
+    write_venv(folder / "venv")
     return server
 
 

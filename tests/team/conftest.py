@@ -17,9 +17,10 @@ import pytest
 
 from tabular_mlops.core.params import Params, load_params
 from tests import team_servers
-from tests.e2e.conftest import Workspace, copy_project, fork_env
+from tests.e2e.conftest import Workspace, copy_project, fork_env, warmed
+from tests.e2e.warm import venv_of
 from tests.team_servers import RunningTeam
-from tests.workflows.conftest import ENV_DIR, UV, set_param
+from tests.workflows.conftest import UV, set_param
 
 ROOT = Path(__file__).resolve().parents[2]
 #: params.yaml `paths` of the pipeline's outputs, copied from the repository root's run.
@@ -38,9 +39,8 @@ class Clone(Workspace):
     def make(self, *target: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return self.run("make", "--no-print-directory", *target, *self.make_args(), check=check)
 
-    @staticmethod
-    def make_args() -> list[str]:
-        return [f"VENV={ENV_DIR}", f"UV={UV}"]
+    def make_args(self) -> list[str]:
+        return [f"VENV={venv_of(self.env)}", f"UV={UV}"]
 
     def run_info(self) -> dict[str, str]:
         import json
@@ -48,9 +48,9 @@ class Clone(Workspace):
         return json.loads((self.path / self.params.paths.run_info).read_text(encoding="utf-8"))
 
 
-def new_clone(path: Path, team: RunningTeam, model: str) -> Clone:
+def new_clone(path: Path, team: RunningTeam, model: str, warm: dict[str, str]) -> Clone:
     """A fork with the root's pipeline results and its own registered model, set up as a team
-    member's clone: the team's variables in its environment."""
+    member's clone: the team's variables in its environment, its commands started `warm`."""
     path.mkdir(parents=True)
     copy_project(path)
     params = load_params(ROOT / "params.yaml")
@@ -65,6 +65,7 @@ def new_clone(path: Path, team: RunningTeam, model: str) -> Clone:
     set_param(path / "params.yaml", "track", "registered_model", model)
     set_param(path / "params.yaml", "track", "experiment", model)
     clone = Clone(path, fork_env(path) | team.env | QUICK_CLIENT, load_params(path / "params.yaml"))
+    warmed(clone, warm)
     clone.git("init", "-q", "-b", "main")
     clone.dvc("commit", "--force", "--quiet", *STAGES_BEFORE_TRACK)
     return clone

@@ -36,9 +36,12 @@ def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningTeam]:
 
 
 @pytest.fixture(scope="module")
-def clone(team: RunningTeam, tmp_path_factory: pytest.TempPathFactory) -> Clone:
+def clone(
+    team: RunningTeam, tmp_path_factory: pytest.TempPathFactory, warm_python: dict[str, str]
+) -> Clone:
     """A clone whose model is registered on the team server and is its champion."""
-    made = new_clone(tmp_path_factory.mktemp("c") / "repo", team, f"faults-{uuid.uuid4().hex[:8]}")
+    name = f"faults-{uuid.uuid4().hex[:8]}"
+    made = new_clone(tmp_path_factory.mktemp("c") / "repo", team, name, warm_python)
     made.commit("Use this template")
     made.make("repro")
     made.make("promote")

@@ -17,8 +17,11 @@ from tests.team_servers import RunningTeam
 
 
 @pytest.fixture(scope="module")
-def clone_a(team: RunningTeam, tmp_path_factory: pytest.TempPathFactory) -> Clone:
-    a = new_clone(tmp_path_factory.mktemp("a") / "repo", team, f"journey-{uuid.uuid4().hex[:8]}")
+def clone_a(
+    team: RunningTeam, tmp_path_factory: pytest.TempPathFactory, warm_python: dict[str, str]
+) -> Clone:
+    name = f"journey-{uuid.uuid4().hex[:8]}"
+    a = new_clone(tmp_path_factory.mktemp("a") / "repo", team, name, warm_python)
     a.commit("Use this template")
     a.repro_output = a.make("repro").stdout  # type: ignore[attr-defined]
     a.make("dvc-push")

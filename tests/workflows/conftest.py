@@ -24,6 +24,7 @@ import pytest
 import yaml
 
 from tests.e2e.conftest import copy_project
+from tests.e2e.warm import SOCKET_ENV, venv_of
 from tests.trained import built_once
 from tests.workflows.act_run import COLLECT_ONLY, ActRun
 from tests.workflows.settings import runner_labels
@@ -93,9 +94,12 @@ GIT_ENV = os.environ | {
 class Fork:
     """A user's fork: a clone of an upstream repository holding this template."""
 
-    def __init__(self, path: Path, scratch: Path) -> None:
+    def __init__(self, path: Path, scratch: Path, warm: dict[str, str]) -> None:
         self.path = path
         self.scratch = scratch
+        #: Where its `make` runs and act's steps find the warm server (tests/e2e/warm.py).
+        self.warm = {SOCKET_ENV: warm[SOCKET_ENV]}
+        self.venv = venv_of(self.warm)
 
     def git(self, *args: str) -> str:
         return git(self.path, *args)
@@ -107,11 +111,11 @@ class Fork:
 
     def make(self, *targets: str) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
-            ["make", *targets, f"VENV={ENV_DIR}"],
+            ["make", *targets, f"VENV={self.venv}"],
             cwd=self.path,
             capture_output=True,
             text=True,
-            env=clean_env(),
+            env=clean_env() | self.warm,
             timeout=900,
         )
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -154,7 +158,9 @@ class Fork:
             "--defaultbranch",
             "main",
             "--env",
-            f"VENV={ENV_DIR}",
+            f"VENV={self.venv}",
+            "--env",
+            f"{SOCKET_ENV}={self.warm[SOCKET_ENV]}",
             "--env",
             f"PYTEST_ADDOPTS={COLLECT_ONLY}",
             "--env",
@@ -242,9 +248,9 @@ def upstream(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return bare
 
 
-def clone_fork(upstream: Path, dest: Path) -> Fork:
+def clone_fork(upstream: Path, dest: Path, warm: dict[str, str]) -> Fork:
     git(dest.parent, "clone", "-q", str(upstream), str(dest))
-    fork = Fork(dest, dest.parent / f"{dest.name}-scratch")
+    fork = Fork(dest, dest.parent / f"{dest.name}-scratch", warm)
     fork.scratch.mkdir()
     # act names the repository from origin's URL; the refs fetched above stay usable.
     fork.git("remote", "set-url", "origin", f"https://github.com/{REPOSITORY}.git")
@@ -252,8 +258,8 @@ def clone_fork(upstream: Path, dest: Path) -> Fork:
 
 
 @pytest.fixture
-def fork(upstream: Path, tmp_path: Path) -> Fork:
-    return clone_fork(upstream, tmp_path / "fork")
+def fork(upstream: Path, tmp_path: Path, warm_python: dict[str, str]) -> Fork:
+    return clone_fork(upstream, tmp_path / "fork", warm_python)
 
 
 @dataclass(frozen=True)
@@ -266,14 +272,16 @@ class Results:
 
 
 @pytest.fixture(scope="session")
-def results(upstream: Path, tmp_path_factory: pytest.TempPathFactory) -> Results:
+def results(
+    upstream: Path, tmp_path_factory: pytest.TempPathFactory, warm_python: dict[str, str]
+) -> Results:
     """Built once per test session by whichever worker asks first (`built_once`). No test may
     change it: a test whose run pushes to the remote uses `own_remote`."""
 
     def build(folder: Path) -> None:
         work = folder / "work" / "fork"
         work.parent.mkdir(parents=True)
-        fork = clone_fork(upstream, work)
+        fork = clone_fork(upstream, work, warm_python)
         # `make test` reproduced this checkout first: its run-cache spares the fork's training.
         if (ROOT / ".dvc" / "cache").is_dir():
             shutil.copytree(ROOT / ".dvc" / "cache", work / ".dvc" / "cache")
@@ -295,5 +303,5 @@ def own_remote(results: Results, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def fork_with_results(results: Results, tmp_path: Path) -> Fork:
-    return clone_fork(results.upstream, tmp_path / "fork")
+def fork_with_results(results: Results, tmp_path: Path, warm_python: dict[str, str]) -> Fork:
+    return clone_fork(results.upstream, tmp_path / "fork", warm_python)

@@ -61,11 +61,13 @@ def smaller_model(params: Params) -> tuple[str, object, object]:
 
 
 @pytest.fixture(scope="module")
-def report_run(results, params: Params, tmp_path_factory) -> tuple[ActRun, str, Path]:
+def report_run(
+    results, params: Params, tmp_path_factory, warm_python: dict[str, str]
+) -> tuple[ActRun, str, Path]:
     """A pull request that changes one param, built by the PR report workflow once per module."""
     from tests.workflows.conftest import clone_fork
 
-    fork = clone_fork(results.upstream, tmp_path_factory.mktemp("pr") / "fork")
+    fork = clone_fork(results.upstream, tmp_path_factory.mktemp("pr") / "fork", warm_python)
     base = fork.git("rev-parse", "HEAD")
     fork.git("checkout", "-qb", "feature")
     key, _, head_value = smaller_model(params)
