@@ -15,7 +15,7 @@ import yaml
 from tabular_mlops.cd.reviewed import REPORT, locked_md5
 from tabular_mlops.core.lineage import file_md5
 from tests.cd.conftest import Workspace, clone, git_status, make, outputs, params_of
-from tests.e2e.conftest import fork_env
+from tests.e2e.conftest import fork_env, warmed
 
 pytestmark = pytest.mark.pipeline
 TRAIN_RAN = "Running stage 'train'"
@@ -112,14 +112,14 @@ def found_stage(workspace: Workspace) -> str:
 
 
 def test_with_a_dvc_remote_the_model_is_pulled_not_retrained(
-    project: Workspace, tmp_path: Path
+    project: Workspace, tmp_path: Path, warm_python: dict[str, str]
 ) -> None:
     remote = tmp_path / "remote"
     pushed = make(project, "dvc-push", env={"DVC_REMOTE_URL": str(remote)})
     assert pushed.returncode == 0, pushed.stdout + pushed.stderr
     path = tmp_path / "clone"
     project.run("git", "clone", "-q", str(project.path), str(path))
-    fresh = Workspace(path, fork_env(path))
+    fresh = warmed(Workspace(path, fork_env(path)), warm_python)
     done = make(fresh, "reviewed-model", env={"DVC_REMOTE_URL": str(remote)})
     assert done.returncode == 0, done.stdout + done.stderr
     assert TRAIN_RAN not in done.stdout

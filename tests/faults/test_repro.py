@@ -18,7 +18,7 @@ import yaml
 from tabular_mlops.core.lockfile import damage
 from tabular_mlops.core.params import load_params
 from tests.drift.conftest import make
-from tests.e2e.conftest import Workspace
+from tests.e2e.conftest import Workspace, warmed
 from tests.faults import failpoints
 from tests.trained import private_copy
 
@@ -27,10 +27,11 @@ DAMAGED = "was damaged"
 
 
 @pytest.fixture
-def fork(trained_template: Workspace, tmp_path: Path) -> Workspace:
+def fork(trained_template: Workspace, tmp_path: Path, warm_python: dict[str, str]) -> Workspace:
     """A private copy of the session's trained fork (tests/trained.py): trained from this
-    checkout's run-cache, its dvc.lock committed, as a fork that followed the README has it."""
-    return private_copy(trained_template, tmp_path / "fork")
+    checkout's run-cache, its dvc.lock committed, as a fork that followed the README has it.
+    Its repairing `make repro` and `dvc` calls start warm; what is killed starts cold."""
+    return warmed(private_copy(trained_template, tmp_path / "fork"), warm_python)
 
 
 def cut_where_yaml_breaks(text: bytes) -> bytes:
@@ -168,6 +169,8 @@ def test_make_repro_killed_mid_stage_is_finished_by_the_next_one(fork: Workspace
 
 
 def make_args() -> list[str]:
+    """The real environment: a process killed here must be the one doing the work, not a
+    warm server's client (tests/e2e/warm.py)."""
     from tests.drift.conftest import ENV_DIR, UV
 
     return [f"VENV={ENV_DIR}", f"UV={UV}"]
