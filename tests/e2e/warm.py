@@ -124,7 +124,48 @@ def venv_of(env: dict[str, str]) -> Path:
     return Path(warm).parent / "venv" if warm else Path(sys.prefix)
 
 
-def _run(request: dict, fds: list[int], base_path: list[str]) -> None:
+def _installed(name: str) -> bool:
+    """A module of the environment or the standard library, never a fork's own code."""
+    if name.startswith(("tabular_mlops", "tests", "benchmarks", "__main__", "__mp_main__")):
+        return False
+    module = sys.modules.get(name)
+    spec = getattr(module, "__spec__", None)
+    origin = getattr(spec, "origin", None) or ""
+    return origin in ("built-in", "frozen") or origin.startswith((sys.prefix, sys.base_prefix))
+
+
+def _report_imports(before: set[str], learned: Path) -> None:
+    """Append the installed modules this command imported that the server had not: the server
+    imports them before its next fork, so the next command finds them loaded."""
+    new = [name for name in list(sys.modules) if name not in before and _installed(name)]
+    if new:
+        descriptor = os.open(learned, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(descriptor, (json.dumps(new) + "\n").encode())
+        finally:
+            os.close(descriptor)
+
+
+def _learn(learned: Path, offset: int) -> int:
+    """Import what the commands so far reported (`_report_imports`); the new read offset."""
+    import importlib
+
+    if not learned.exists():
+        return offset
+    with learned.open("rb") as lines:
+        lines.seek(offset)
+        for line in lines:
+            if not line.endswith(b"\n"):
+                break
+            offset += len(line)
+            for name in json.loads(line):
+                if name not in sys.modules:
+                    with contextlib.suppress(Exception):
+                        importlib.import_module(name)
+    return offset
+
+
+def _run(request: dict, fds: list[int], base_path: list[str], learned: Path) -> None:
     import atexit
     import runpy
     import threading
@@ -141,6 +182,7 @@ def _run(request: dict, fds: list[int], base_path: list[str]) -> None:
     module, *rest = request["argv"][1:]
     sys.argv = ["-m", *rest]
     code = 0
+    before = set(sys.modules)
     try:
         runpy.run_module(module, run_name="__main__", alter_sys=True)
     except SystemExit as exit:
@@ -155,18 +197,21 @@ def _run(request: dict, fds: list[int], base_path: list[str]) -> None:
     try:
         threading._shutdown()  # type: ignore[attr-defined]
         atexit._run_exitfuncs()
+        _report_imports(before, learned)
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
 
 
-def _handle(conn: socket.socket, message: bytes, fds: list[int], base_path: list[str]) -> None:
+def _handle(
+    conn: socket.socket, message: bytes, fds: list[int], base_path: list[str], learned: Path
+) -> None:
     """In a child of the server: run the request in a grandchild, report how it ended."""
     pid = os.fork()
     if pid == 0:
         conn.close()
-        _run(json.loads(message), fds, base_path)
+        _run(json.loads(message), fds, base_path, learned)
     for fd in fds:
         os.close(fd)
     _, status = os.waitpid(pid, 0)
@@ -185,11 +230,13 @@ def serve(path: str) -> None:
     all, so the CPU they used counts in the server's parent as it would for real processes."""
     import importlib
     import signal
+    import threading
 
     base_path = sys.path[1:]
     for name in PRELOAD:
         with contextlib.suppress(ImportError):
             importlib.import_module(name)
+    learned, offset = Path(path).with_name("learned"), 0
 
     def stop(signum: int, frame: object) -> None:
         raise SystemExit(0)
@@ -205,12 +252,15 @@ def serve(path: str) -> None:
                 conn, _ = sock.accept()
                 with conn:
                     message, fds, _, _ = socket.recv_fds(conn, 1 << 20, 3)
+                    offset = _learn(learned, offset)
+                    if threading.active_count() > 1:
+                        print(f"warm: threads running in the server: {threading.enumerate()}")
                     sys.stdout.flush()
                     sys.stderr.flush()
                     if os.fork() == 0:
                         signal.signal(signal.SIGTERM, signal.SIG_DFL)
                         sock.close()
-                        _handle(conn, message, fds, base_path)
+                        _handle(conn, message, fds, base_path, learned)
                     for fd in fds:
                         os.close(fd)
         finally:
