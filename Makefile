@@ -318,4 +318,3 @@ render-tools: $(RENDER_TOOLS) ## Install tests/render's pinned Node packages (Me
 test-render: install render-tools ## Every picture (Mermaid charts, drift.html, DVC's plots page) parsed
 	$(PYTEST) tests/render
 
-test: render-tools

@@ -4,6 +4,7 @@ balance, in one Node process per call (check.mjs, packages pinned in package-loc
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import subprocess
@@ -38,9 +39,31 @@ def node_binary() -> str:
     major = int(version.strip().lstrip("v").split(".")[0] or 0)
     if major < NODE_MAJOR:
         pytest.fail(f"tests/render needs Node.js {NODE_MAJOR}+, found {version}", pytrace=False)
-    if not INSTALLED.is_file():
-        pytest.fail(f"tests/render's npm packages are not installed: run {INSTALL}", pytrace=False)
+    install()
     return node
+
+
+@functools.cache
+def install() -> None:
+    """`make render-tools` (npm ci when the lock file is newer than the install) once per test
+    process: `make test` leaves it to this folder, so npm runs beside the other tests instead of
+    before them all."""
+    import os
+
+    from filelock import FileLock
+
+    with FileLock(HERE / ".install.lock"):
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("MAKE", "MFLAGS"))}
+        done = subprocess.run(
+            ["make", "--no-print-directory", "render-tools"],
+            cwd=HERE.parents[1],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+    if done.returncode != 0 or not INSTALLED.is_file():
+        last = (done.stderr.strip() or done.stdout.strip() or "no output").splitlines()[-1]
+        pytest.fail(f"tests/render's npm packages: {INSTALL} failed: {last}", pytrace=False)
 
 
 def check(pictures: list[dict[str, str]]) -> list[dict[str, Any]]:
