@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import dvc  # noqa: F401  (see below)
 import pandas as pd
 import pytest
 
@@ -19,6 +20,9 @@ from .support import write_sample
 from .trained import trained_template, warm_python  # noqa: F401  (tests/trained.py)
 
 ROOT = Path(__file__).resolve().parents[1]
+# `import dvc` binds DVC's log handlers to the sys.stdout and sys.stderr of that moment. Imported
+# first inside a test with `capsys`, they would keep that test's capture, closed when it ends, and
+# every later in-process DVC call of the worker would fail to log ("failed to log <LogRecord").
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # Workers already fill the cores: an OpenMP pool per worker (and per pipeline stage it
     # starts) only makes them wait on each other. Models are byte-identical at any thread count.
