@@ -1,20 +1,19 @@
 """`make doctor` and the DVC remote wrapper against a real loopback team (`make team-up`).
 
-The servers are started once for the module, with their state in the test's own folder, and
-stopped at the end. The doctor runs in copies of the project's settings (params.yaml, the
-workflows) with a DVC project of their own, so a developer's .dvc/config.local or mlflow.db
-cannot change what it reports. The scenarios that leave the servers as they are run side by side
-(the one without variables while the servers start); stopping the MLflow server comes last.
+The servers are the session's shared team (tests/team_servers.py), with a DVC remote folder of
+this module's own; nothing here stops or changes them. The doctor runs in copies of the project's
+settings (params.yaml, the workflows) with a DVC project of their own, so a developer's
+.dvc/config.local or mlflow.db cannot change what it reports. The scenarios run side by side.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +21,7 @@ from typing import Any
 
 import pytest
 
-from tabular_mlops.team.processes import Started, stop
-from tabular_mlops.team.state import read_env_file
+from tests.team_servers import RunningTeam
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENT_PREFIXES = ("MLFLOW_", "AWS_", "DVC_REMOTE", "TEAM_", "DOCTOR_")
@@ -38,18 +36,6 @@ def clean_env() -> dict[str, str]:
 
 def without(env: dict[str, str], *prefixes: str) -> dict[str, str]:
     return {k: v for k, v in env.items() if not k.startswith(prefixes)}
-
-
-def team(command: str, base: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "tabular_mlops.team", command, "--env-file", "team.env"],
-        cwd=base,
-        env=clean_env() | {"TEAM_DIR": str(base / "team")},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, f"team {command}: {done.stdout}\n{done.stderr}"
 
 
 def new_project(folder: Path) -> Path:
@@ -99,25 +85,16 @@ class Team:
     folder: Path
     env: dict[str, str]
     project: Path
-    unset: Report  # the doctor with no variables, run while the servers start
 
 
 @pytest.fixture(scope="module")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Team]:
-    base = tmp_path_factory.mktemp("doctor-team")
-    with ThreadPoolExecutor(1) as pool:
-        project = new_project(base / "project")
-        unset = pool.submit(doctor, project, {})
-        try:
-            team("up", base)
-            yield Team(base / "team", read_env_file(base / "team.env"), project, unset.result())
-        finally:
-            team("down", base)
+def servers(team: RunningTeam, tmp_path_factory: pytest.TempPathFactory) -> Team:
+    return Team(team.folder, team.env, new_project(tmp_path_factory.mktemp("doctor") / "project"))
 
 
 @pytest.fixture(scope="module")
 def seen(servers: Team, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """The scenarios that leave the servers running, side by side."""
+    """The scenarios, side by side."""
     env, project = servers.env, servers.project
     pusher = new_project(tmp_path_factory.mktemp("doctor-push") / "project")
 
@@ -129,6 +106,7 @@ def seen(servers: Team, tmp_path_factory: pytest.TempPathFactory) -> dict[str, A
 
     wrong = {"MLFLOW_TRACKING_PASSWORD": "wrong", "AWS_SECRET_ACCESS_KEY": "wrong"}
     scenarios: dict[str, Callable[[], Any]] = {
+        "unset": lambda: doctor(project, {}),
         "healthy": lambda: doctor(project, env),
         "wrong credentials": lambda: doctor(project, env | wrong),
         "push": pushes,
@@ -169,8 +147,8 @@ def test_every_part_is_green_with_the_team_variables(servers, seen, monkeypatch)
     assert not (servers.project / ".dvc/config.local").exists()
 
 
-def test_nothing_set_is_fine(servers) -> None:
-    report = servers.unset
+def test_nothing_set_is_fine(seen) -> None:
+    report = seen["unset"]
     assert report.code == 0, report
     assert all(report.parts[part].startswith("not set ") for part in PARTS), report.parts
     assert report.summary.startswith("doctor: 0 OK, 3 not set, 0 FAIL")
@@ -204,14 +182,18 @@ def test_dvc_push_with_a_wrong_key_is_one_line_and_exit_2(servers, seen) -> None
     assert right.stdout.strip().endswith(f"1 file pushed ({url})")
 
 
-def test_a_stopped_mlflow_server_fails_and_the_rest_is_still_checked(servers, seen) -> None:
-    state = json.loads((servers.folder / "state.json").read_text(encoding="utf-8"))
-    mlflow = state["services"]["mlflow"]
-    assert stop(Started(mlflow["pid"], mlflow["started"]), grace=1)
-    report = doctor(servers.project, servers.env)
+def test_an_mlflow_server_that_does_not_answer_fails_and_the_rest_is_still_checked(
+    servers,
+) -> None:
+    """The tracking URI names a port bound but not listening, as a stopped server leaves it (the
+    shared team keeps running; tests/team/test_failures.py kills a server of its own)."""
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        uri = f"http://127.0.0.1:{closed.getsockname()[1]}"
+        report = doctor(servers.project, servers.env | {"MLFLOW_TRACKING_URI": uri})
     assert report.code == 1, report
     line = report.parts["MLflow tracking"]
-    assert line.startswith("FAIL ") and servers.env["MLFLOW_TRACKING_URI"] in line
+    assert line.startswith("FAIL ") and uri in line
     assert "does not answer" in line and "MLFLOW_TRACKING_URI" in line
     assert report.parts["model registry"].startswith("skipped ")
     assert report.parts["DVC remote"].startswith("OK ")
