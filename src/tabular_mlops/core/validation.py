@@ -18,7 +18,7 @@ import pandas as pd
 
 from tabular_mlops.core.contract import CRITICAL, SEVERITIES, SUITE_NAME, WARNING, build_suite
 from tabular_mlops.core.errors import PipelineError
-from tabular_mlops.core.gx_batch import compact, unfingerprinted
+from tabular_mlops.core.gx_batch import compact, configurations_built_once, unfingerprinted
 from tabular_mlops.core.io import read_csv
 from tabular_mlops.core.params import Params
 
@@ -171,7 +171,7 @@ def run_suite(
     definition = context.validation_definitions.add(
         gx.ValidationDefinition(name=suite.name, data=batch, suite=context.suites.add(suite))
     )
-    with unfingerprinted():
+    with unfingerprinted(), configurations_built_once():
         outcome = definition.run(
             batch_parameters={"dataframe": compact(frame)},
             result_format=RESULT_FORMAT,
