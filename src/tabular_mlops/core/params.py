@@ -215,8 +215,12 @@ class Params:
     behaviour: BehaviourParams
 
 
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def read_yaml(path: Path) -> dict[str, Any]:
-    """Read a YAML mapping, or fail with one line naming the file."""
+    """Read a YAML mapping, or fail with one line naming the file. Every command reads
+    params.yaml, so the safe loader is libyaml's (C) where PyYAML was built with it."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -224,7 +228,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as err:
         raise PipelineError(f"{path}: cannot read ({err.__class__.__name__}: {err})") from None
     try:
-        loaded = yaml.safe_load(text)
+        loaded = yaml.load(text, Loader=SAFE_LOADER)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
