@@ -225,6 +225,20 @@ def _reap(flags: int) -> None:
             pass
 
 
+def _prepare() -> None:
+    """What each MLflow command would otherwise redo in its child, done once: the SQL store's
+    ORM mappers, and MLflow's map of installed packages (read from every distribution's
+    metadata when a model is logged). Neither starts a thread nor depends on the fork."""
+    with contextlib.suppress(Exception):
+        import sqlalchemy.orm
+
+        sqlalchemy.orm.configure_mappers()
+    with contextlib.suppress(Exception):
+        from mlflow.utils import requirements_utils
+
+        requirements_utils._init_packages_to_modules_map()
+
+
 def serve(path: str) -> None:
     """Import the libraries, then run each request in a forked child; at SIGTERM, reap them
     all, so the CPU they used counts in the server's parent as it would for real processes."""
@@ -236,6 +250,7 @@ def serve(path: str) -> None:
     for name in PRELOAD:
         with contextlib.suppress(ImportError):
             importlib.import_module(name)
+    _prepare()
     learned, offset = Path(path).with_name("learned"), 0
 
     def stop(signum: int, frame: object) -> None:
