@@ -12,7 +12,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.warm import SOCKET_ENV, venv_of
 from tests.team_servers import RunningTeam
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,11 +52,17 @@ def new_project(folder: Path) -> Path:
     return folder
 
 
-def command(module: str, args: list[str], cwd: Path, env: dict[str, str]) -> Any:
+def command(
+    module: str, args: list[str], cwd: Path, env: dict[str, str], warm: dict[str, str]
+) -> Any:
+    """`python -m module` in `cwd`, started by the session's warm server (tests/e2e/warm.py):
+    what is checked is what the command reports, not its imports."""
+    full = clean_env() | env | {SOCKET_ENV: warm[SOCKET_ENV]}
+    full["PATH"] = warm["PATH"] + full["PATH"]
     return subprocess.run(
-        [sys.executable, "-m", module, *args],
+        [str(venv_of(full) / "bin" / "python"), "-m", module, *args],
         cwd=cwd,
-        env=clean_env() | env,
+        env=full,
         capture_output=True,
         text=True,
         timeout=180,
@@ -73,8 +79,8 @@ class Report:
     stderr: str
 
 
-def doctor(project: Path, env: dict[str, str]) -> Report:
-    done = command("tabular_mlops.team.doctor", [], project, {"DOCTOR_TIMEOUT": "60"} | env)
+def doctor(project: Path, env: dict[str, str], warm: dict[str, str]) -> Report:
+    done = command("tabular_mlops.team.doctor", [], project, {"DOCTOR_TIMEOUT": "60"} | env, warm)
     lines = done.stdout.splitlines()
     parts = {line[9:25].strip(): line for line in lines if line[:8].strip() in STATUSES}
     return Report(done.returncode, parts, lines[-1] if lines else "", done.stderr)
@@ -85,30 +91,35 @@ class Team:
     folder: Path
     env: dict[str, str]
     project: Path
+    warm: dict[str, str]
 
 
 @pytest.fixture(scope="module")
-def servers(team: RunningTeam, tmp_path_factory: pytest.TempPathFactory) -> Team:
-    return Team(team.folder, team.env, new_project(tmp_path_factory.mktemp("doctor") / "project"))
+def servers(
+    team: RunningTeam, tmp_path_factory: pytest.TempPathFactory, warm_python: dict[str, str]
+) -> Team:
+    project = new_project(tmp_path_factory.mktemp("doctor") / "project")
+    return Team(team.folder, team.env, project, warm_python)
 
 
 @pytest.fixture(scope="module")
 def seen(servers: Team, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The scenarios, side by side."""
-    env, project = servers.env, servers.project
+    env, project, warm = servers.env, servers.project, servers.warm
     pusher = new_project(tmp_path_factory.mktemp("doctor-push") / "project")
 
     def pushes() -> list[Any]:
         dvc_env = without(env, "MLFLOW_")
         module = "tabular_mlops.team.remote"
-        wrong = command(module, ["push"], pusher, dvc_env | {"AWS_SECRET_ACCESS_KEY": "wrong"})
-        return [wrong, command(module, ["push"], pusher, dvc_env)]
+        wrong_key = dvc_env | {"AWS_SECRET_ACCESS_KEY": "wrong"}
+        wrong = command(module, ["push"], pusher, wrong_key, warm)
+        return [wrong, command(module, ["push"], pusher, dvc_env, warm)]
 
     wrong = {"MLFLOW_TRACKING_PASSWORD": "wrong", "AWS_SECRET_ACCESS_KEY": "wrong"}
     scenarios: dict[str, Callable[[], Any]] = {
-        "unset": lambda: doctor(project, {}),
-        "healthy": lambda: doctor(project, env),
-        "wrong credentials": lambda: doctor(project, env | wrong),
+        "unset": lambda: doctor(project, {}, warm),
+        "healthy": lambda: doctor(project, env, warm),
+        "wrong credentials": lambda: doctor(project, env | wrong, warm),
         "push": pushes,
     }
     with ThreadPoolExecutor(len(scenarios)) as pool:
@@ -190,7 +201,7 @@ def test_an_mlflow_server_that_does_not_answer_fails_and_the_rest_is_still_check
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
         uri = f"http://127.0.0.1:{closed.getsockname()[1]}"
-        report = doctor(servers.project, servers.env | {"MLFLOW_TRACKING_URI": uri})
+        report = doctor(servers.project, servers.env | {"MLFLOW_TRACKING_URI": uri}, servers.warm)
     assert report.code == 1, report
     line = report.parts["MLflow tracking"]
     assert line.startswith("FAIL ") and uri in line
