@@ -81,7 +81,8 @@ def client(real: str, argv: list[str]) -> None:
     path = os.environ.get(SOCKET_ENV)
     if not (path and warm_module(argv)):
         os.execv(real, [real, *argv])
-    request = {"argv": argv, "cwd": str(Path.cwd()), "env": dict(os.environ)}
+    python = str(Path(sys.argv[0]).absolute().parent / "python")
+    request = {"argv": argv, "cwd": str(Path.cwd()), "env": dict(os.environ), "exe": python}
     with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as sock:
         sock.connect(path)
         socket.send_fds(sock, [json.dumps(request).encode()], [0, 1, 2])
@@ -181,6 +182,9 @@ def _run(request: dict, fds: list[int], base_path: list[str], learned: Path) -> 
     sys.path[:] = [request["cwd"], *extra, *base_path]
     module, *rest = request["argv"][1:]
     sys.argv = ["-m", *rest]
+    # The `python` shim, as a process started by it would see: what the command starts with
+    # sys.executable (`dvc plots diff`, `dvc repro`) starts warm too.
+    sys.executable = request["exe"]
     code = 0
     before = set(sys.modules)
     try:
