@@ -147,6 +147,7 @@ def test_int_is_accepted_where_a_float_is_expected(tmp_path, root) -> None:
     [
         (None, "file not found"),
         ("train: [unclosed", "not valid YAML"),
+        ("train:\n  model: x\n\tseed: 1\n", r"params\.yaml: line 3 not valid YAML"),
         ("- a\n- b\n", "expected a mapping"),
     ],
 )
