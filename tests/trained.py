@@ -24,7 +24,8 @@ import pytest
 from filelock import FileLock
 
 from tests.e2e.conftest import ROOT, Workspace, copy_project, fork_env, warmed
-from tests.e2e.warm import SOCKET_ENV, shared_server
+from tests.e2e.warm import shared_server
+from tests.e2e.warm_client import SOCKET_ENV
 
 NAME = "trained-template"
 #: The columns of MLflow's SQL store that hold an artifact folder's absolute path.

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import ROOT, Workspace, warmed
-from tests.e2e.warm import venv_of
+from tests.e2e.warm_client import venv_of
 from tests.in_process import run_main
 from tests.trained import private_copy
 

@@ -14,7 +14,7 @@ import pytest
 
 from tabular_mlops.core.params import load_params
 
-from .warm import SOCKET_ENV, venv_of
+from .warm_client import SOCKET_ENV, venv_of
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

@@ -9,7 +9,7 @@ environment and its stdin/stdout/stderr, and the server forks a child that runs 
 atexit handlers run at exit. DVC still starts a process per stage and reads its output and exit
 code; `dvc` runs as `python -m dvc` the same way; any other command goes to the real interpreter.
 
-Run as `python warm.py serve SOCKET` (the server) or through the shims `write_venv` writes.
+Run as `python warm.py serve SOCKET` (the server); the shims (warm_client.py) are its clients.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-SOCKET_ENV = "E2E_WARM_SOCKET"
 PRELOAD = (
     "numpy",
     "pandas",
@@ -56,73 +55,6 @@ PRELOAD = (
     "dvc.repo",
     "dvc.repo.reproduce",
 )
-
-
-#: Modules whose command starts what outlives it (the team's servers, the service): the server
-#: waits for its children when it stops, so these start cold.
-LONG_LIVED = ("tabular_mlops.team", "tabular_mlops.serving.app")
-#: The environment's commands that become shims, and the argv each hands to `python`.
-SHIMS = {
-    "python": "sys.argv[1:]",
-    "dvc": '["-m", "dvc", *sys.argv[1:]]',
-    "pytest": '["-m", "pytest", *sys.argv[1:]]',
-}
-
-
-def warm_module(argv: list[str]) -> bool:
-    module = argv[1] if len(argv) >= 2 and argv[0] == "-m" else ""
-    if module in ("dvc", "pytest"):
-        return True
-    return module.startswith("tabular_mlops.") and module not in LONG_LIVED
-
-
-def client(real: str, argv: list[str]) -> None:
-    """The shims' body: project modules, DVC and pytest to the server, the rest to `real`."""
-    path = os.environ.get(SOCKET_ENV)
-    if not (path and warm_module(argv)):
-        os.execv(real, [real, *argv])
-    python = str(Path(sys.argv[0]).absolute().parent / "python")
-    request = {"argv": argv, "cwd": str(Path.cwd()), "env": dict(os.environ), "exe": python}
-    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as sock:
-        sock.connect(path)
-        socket.send_fds(sock, [json.dumps(request).encode()], [0, 1, 2])
-        (code,) = struct.unpack("!i", sock.recv(4))
-    if code < 0:
-        os.kill(os.getpid(), -code)
-    os._exit(code)
-
-
-def write_venv(folder: Path) -> Path:
-    """`folder` shaped like this interpreter's environment: its bin/ (every command linked;
-    `python`, `dvc` and `pytest` replaced by shims) and its sync stamps, so that `make
-    VENV=folder`, which puts `$(VENV)/bin` first on PATH, starts the stages warm."""
-    real = Path(sys.prefix)
-    bin_dir = folder / "bin"
-    bin_dir.mkdir(parents=True, exist_ok=True)
-    for entry in (real / "bin").iterdir():
-        if entry.name not in SHIMS:
-            (bin_dir / entry.name).symlink_to(entry)
-    for stamp in [*real.glob(".synced-*"), real / "pyvenv.cfg"]:
-        (folder / stamp.name).symlink_to(stamp)
-    here = str(Path(__file__).resolve().parent)
-    python = str(real / "bin" / "python")
-    for name, argv in SHIMS.items():
-        shim = bin_dir / name
-        shim.write_text(
-            f"#!{python} -S\n"
-            f"import sys\nsys.path.insert(0, {here!r})\n"
-            f"from warm import client\nclient({python!r}, {argv})\n",
-            encoding="utf-8",
-        )
-        shim.chmod(0o755)
-    return folder
-
-
-def venv_of(env: dict[str, str]) -> Path:
-    """The environment `make VENV=...` should use in `env`: the warm one if `env` names a
-    server, else this interpreter's."""
-    warm = env.get(SOCKET_ENV)
-    return Path(warm).parent / "venv" if warm else Path(sys.prefix)
 
 
 def _installed(name: str) -> bool:
@@ -211,15 +143,31 @@ def _run(request: dict, fds: list[int], base_path: list[str], learned: Path) -> 
 def _handle(
     conn: socket.socket, message: bytes, fds: list[int], base_path: list[str], learned: Path
 ) -> None:
-    """In a child of the server: run the request in a grandchild, report how it ended."""
+    """In a child of the server: run the request in a grandchild, tell the client its pid (to
+    forward signals to), report how it ended. A client that goes away without a word was killed
+    (SIGKILL cannot be forwarded): its command is killed too, as the process it stands for."""
+    import select
+    import signal
+
     pid = os.fork()
     if pid == 0:
         conn.close()
         _run(json.loads(message), fds, base_path, learned)
     for fd in fds:
         os.close(fd)
+    with contextlib.suppress(OSError):
+        conn.sendall(struct.pack("!i", pid))
+    ended = os.pidfd_open(pid)
+    watched = [ended, conn]
+    while ended not in select.select(watched, [], [])[0]:
+        with contextlib.suppress(OSError):
+            if conn.recv(1):
+                continue
+        os.kill(pid, signal.SIGKILL)
+        watched = [ended]
     _, status = os.waitpid(pid, 0)
-    conn.sendall(struct.pack("!i", os.waitstatus_to_exitcode(status)))
+    with contextlib.suppress(OSError):
+        conn.sendall(struct.pack("!i", os.waitstatus_to_exitcode(status)))
     os._exit(0)
 
 
@@ -303,6 +251,8 @@ def _start(folder: Path, env: dict[str, str]) -> subprocess.Popen:
         if server.poll() is not None:
             raise RuntimeError((folder / "server.log").read_text())
         time.sleep(0.1)
+    from tests.e2e.warm_client import write_venv
+
     write_venv(folder / "venv")
     return server
 

@@ -170,7 +170,7 @@ def test_make_repro_killed_mid_stage_is_finished_by_the_next_one(fork: Workspace
 
 def make_args() -> list[str]:
     """The real environment: a process killed here must be the one doing the work, not a
-    warm server's client (tests/e2e/warm.py)."""
+    warm server's client (tests/e2e/warm_client.py)."""
     from tests.drift.conftest import ENV_DIR, UV
 
     return [f"VENV={ENV_DIR}", f"UV={UV}"]

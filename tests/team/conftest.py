@@ -18,7 +18,7 @@ import pytest
 from tabular_mlops.core.params import Params, load_params
 from tests import team_servers
 from tests.e2e.conftest import Workspace, copy_project, fork_env, warmed
-from tests.e2e.warm import venv_of
+from tests.e2e.warm_client import venv_of
 from tests.team_servers import RunningTeam
 from tests.workflows.conftest import UV, set_param
 

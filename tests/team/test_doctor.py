@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.warm import SOCKET_ENV, venv_of
+from tests.e2e.warm_client import SOCKET_ENV, venv_of
 from tests.team_servers import RunningTeam
 
 ROOT = Path(__file__).resolve().parents[2]

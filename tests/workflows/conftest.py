@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from tests.e2e.conftest import copy_project
-from tests.e2e.warm import SOCKET_ENV, venv_of
+from tests.e2e.warm_client import SOCKET_ENV, venv_of
 from tests.trained import built_once
 from tests.workflows.act_run import COLLECT_ONLY, ActRun
 from tests.workflows.settings import runner_labels
