@@ -48,14 +48,15 @@ def start(warm: dict[str, str], folder: Path, sleep: float) -> subprocess.Popen[
     )
 
 
-def command_pid(folder: Path, process: subprocess.Popen[str], timeout: float = 60) -> int:
-    """The pid of the probe's process, once it has written it."""
-    path, deadline = folder / "pid", time.monotonic() + timeout
+def sleeping(warm: dict[str, str], folder: Path) -> tuple[subprocess.Popen[str], int]:
+    """The shim of a probe that sleeps, and the pid of the probe's own process once it runs."""
+    process = start(warm, folder, sleep=60)
+    path, deadline = folder / "pid", time.monotonic() + 60
     while not path.exists() or not path.read_text():
         assert process.poll() is None, process.communicate()
         assert time.monotonic() < deadline, "the probe never started"
         time.sleep(0.05)
-    return int(path.read_text())
+    return process, int(path.read_text())
 
 
 def running(pid: int) -> bool:
@@ -80,8 +81,7 @@ def test_the_caller_sees_the_commands_output_and_exit_and_its_executable_is_the_
 def test_a_signal_sent_to_the_shim_reaches_the_command(
     warm_python: dict[str, str], tmp_path: Path
 ) -> None:
-    process = start(warm_python, tmp_path, sleep=60)
-    command = command_pid(tmp_path, process)
+    process, command = sleeping(warm_python, tmp_path)
     process.terminate()
     assert process.wait(timeout=30) == 3
     assert (tmp_path / "signal").read_text() == str(int(signal.SIGTERM))
@@ -91,8 +91,7 @@ def test_a_signal_sent_to_the_shim_reaches_the_command(
 def test_a_killed_shim_takes_its_command_with_it(
     warm_python: dict[str, str], tmp_path: Path
 ) -> None:
-    process = start(warm_python, tmp_path, sleep=60)
-    command = command_pid(tmp_path, process)
+    process, command = sleeping(warm_python, tmp_path)
     process.kill()
     process.wait(timeout=30)
     deadline = time.monotonic() + 30

@@ -177,10 +177,11 @@ def _reap(flags: int) -> None:
             pass
 
 
-def _prepare() -> None:
-    """What each MLflow command would otherwise redo in its child, done once: the SQL store's
-    ORM mappers, and MLflow's map of installed packages (read from every distribution's
-    metadata when a model is logged). Neither starts a thread nor depends on the fork."""
+def prepare_mlflow() -> None:
+    """What each MLflow command would otherwise redo in its child, done once before forking
+    (here and in the kill trials' forkserver, tests/faults/warm.py): the SQL store's ORM
+    mappers, and MLflow's map of installed packages (read from every distribution's metadata
+    when a model is logged). Neither starts a thread nor depends on the fork."""
     with contextlib.suppress(Exception):
         import sqlalchemy.orm
 
@@ -202,7 +203,7 @@ def serve(path: str) -> None:
     for name in PRELOAD:
         with contextlib.suppress(ImportError):
             importlib.import_module(name)
-    _prepare()
+    prepare_mlflow()
     learned, offset = Path(path).with_name("learned"), 0
 
     def stop(signum: int, frame: object) -> None:

@@ -9,17 +9,12 @@ thread, so the forkserver stays safe to fork.
 
 from __future__ import annotations
 
-import contextlib
-
 import git  # noqa: F401
 import mlflow.store.db.utils
 import mlflow.store.model_registry.sqlalchemy_store
 import mlflow.store.tracking.sqlalchemy_store
 import mlflow.tracking.fluent  # noqa: F401
-import sqlalchemy.orm
 
-sqlalchemy.orm.configure_mappers()
-with contextlib.suppress(Exception):
-    from mlflow.utils import requirements_utils
+from tests.e2e.warm import prepare_mlflow
 
-    requirements_utils._init_modules_to_packages_map()
+prepare_mlflow()
