@@ -194,7 +194,11 @@ def prepare_mlflow() -> None:
 
 def serve(path: str) -> None:
     """Import the libraries, then run each request in a forked child; at SIGTERM, reap them
-    all, so the CPU they used counts in the server's parent as it would for real processes."""
+    all, so the CPU they used counts in the server's parent as it would for real processes.
+
+    What the server holds is frozen out of the garbage collector before each fork: else every
+    collection in a child walks (and, writing its headers, copies) the whole inherited heap."""
+    import gc
     import importlib
     import signal
     import threading
@@ -225,6 +229,7 @@ def serve(path: str) -> None:
                         print(f"warm: threads running in the server: {threading.enumerate()}")
                     sys.stdout.flush()
                     sys.stderr.flush()
+                    gc.freeze()
                     if os.fork() == 0:
                         signal.signal(signal.SIGTERM, signal.SIG_DFL)
                         sock.close()

@@ -20,6 +20,7 @@ import io
 import multiprocessing
 import os
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,6 +157,7 @@ def _child(
     kill_on: str | None,
     exact_env: bool,
     out_dir: str,
+    go: str | None = None,
 ) -> None:
     os.chdir(cwd)
     if exact_env:
@@ -168,6 +170,10 @@ def _child(
         os.close(target)
     journal = os.open(out / "writes", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     main = importlib.import_module(module).main
+    if go is not None:
+        (out / "ready").touch()
+        while not Path(go).exists():
+            time.sleep(0.01)
     _install(_Counter(kill_at, kill_on, journal))
     try:
         code = main(argv)
@@ -193,17 +199,55 @@ def run(
     first write whose description contains `kill_on` (e.g. "opened /path/dvc.lock"). `env` is
     added to the test process's environment, or is the whole of it with `exact_env`."""
     out = cwd.parent / f".trial-{cwd.name}"
+    args = (module, list(argv), str(cwd), dict(env or {}), kill_at, kill_on, exact_env)
+    return _ended(_started(args, out), out, f"{module} {' '.join(argv)}", timeout)
+
+
+def together(
+    module: str,
+    argv: Sequence[str],
+    cwd: Path,
+    *,
+    count: int = 2,
+    env: dict[str, str] | None = None,
+    timeout: float = 300,
+) -> list[Trial]:
+    """`count` processes running `module.main(argv)` in `cwd`, released at the same moment
+    once each is ready (as two commands started at once), none killed."""
+    go = cwd.parent / f".go-{cwd.name}"
+    go.unlink(missing_ok=True)
+    args = (module, list(argv), str(cwd), dict(env or {}), None, None, False)
+    outs = [cwd.parent / f".trial-{cwd.name}-{n}" for n in range(count)]
+    processes = [_started(args, out, go) for out in outs]
+    deadline = time.monotonic() + timeout
+    while not all((out / "ready").exists() for out in outs):
+        if time.monotonic() > deadline or any(p.exitcode is not None for p in processes):
+            go.touch()
+            break
+        time.sleep(0.01)
+    go.touch()
+    what = f"{module} {' '.join(argv)}"
+    return [_ended(p, out, what, timeout) for p, out in zip(processes, outs, strict=True)]
+
+
+def _started(args: tuple, out: Path, go: Path | None = None) -> multiprocessing.process.BaseProcess:
     out.mkdir(exist_ok=True)
+    (out / "ready").unlink(missing_ok=True)
     process = _context().Process(
-        target=_child,
-        args=(module, list(argv), str(cwd), dict(env or {}), kill_at, kill_on, exact_env, str(out)),
+        target=_child, args=(*args, str(out), None if go is None else str(go))
     )
     process.start()
+    return process
+
+
+def _ended(
+    process: multiprocessing.process.BaseProcess, out: Path, what: str, timeout: float
+) -> Trial:
     process.join(timeout)
     if process.exitcode is None:
         process.kill()
         process.join()
-        raise AssertionError(f"{module} {' '.join(argv)} did not end within {timeout} s")
+        raise AssertionError(f"{what} did not end within {timeout} s")
     lines = (out / "writes").read_text(encoding="utf-8").splitlines()
     killed = lines[-2].split("\t", 1)[1] if lines and lines[-1] == "KILLED" else None
     writes = tuple(line.split("\t", 1)[1] for line in lines if "\t" in line)

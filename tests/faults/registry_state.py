@@ -7,11 +7,8 @@ same path, and a reader that caches a connection per URI would read a deleted fi
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sqlite3
-import subprocess
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,36 +137,9 @@ def assert_consistent(project: Path, params: Params) -> State:
     return now
 
 
-def together(module: str, project: Path, count: int = 2) -> list[subprocess.CompletedProcess]:
-    """`count` real `python -m module` processes, released at once after their imports."""
-    go = project / ".go"
-    code = (
-        "import sys, time, runpy, pathlib; import " + module + "; print('ready', flush=True)\n"
-        "while not pathlib.Path(sys.argv[1]).exists(): time.sleep(0.01)\n"
-        "sys.argv = [sys.argv[0]]; runpy.run_module('" + module + "', run_name='__main__')"
-    )
-    environment = {**os.environ, **env(project), "PYTHONPATH": str(ROOT / "src")}
-    environment.pop("GITHUB_STEP_SUMMARY", None)
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-c", code, str(go)],
-            cwd=project,
-            env=environment,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(count)
-    ]
-    for process in processes:
-        assert process.stdout is not None
-        assert process.stdout.readline().strip() == "ready"
-    go.touch()
-    done = []
-    for process in processes:
-        out, err = process.communicate(timeout=300)
-        done.append(subprocess.CompletedProcess(process.args, process.returncode, out, err))
-    return done
+def together(module: str, project: Path, count: int = 2) -> list[failpoints.Trial]:
+    """`count` processes of the command released at once, each with its own connections."""
+    return failpoints.together(module, [], project, count=count, env=env(project))
 
 
 def copy_state(source: Path, dest: Path) -> Path:

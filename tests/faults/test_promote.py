@@ -71,7 +71,7 @@ def test_two_promotes_at_once_make_one_decision(params, stores) -> None:
     work = rs.copy_state(stores["challenger"], stores["trial"])
     done = rs.together(rs.PROMOTE, work)
     for process in done:
-        assert process.returncode == 0, process.stderr[-3000:]
+        assert process.exitcode == 0, process.stderr[-3000:]
     said = sorted(
         line.split(":")[1].strip()
         for process in done

@@ -68,7 +68,7 @@ def test_two_tracks_at_once_on_a_fresh_store_both_register(params, stores) -> No
     work = rs.copy_state(stores["fresh"], stores["trial"])
     done = rs.together(rs.TRACK, work)
     for process in done:
-        assert process.returncode == 0, process.stderr[-3000:]
+        assert process.exitcode == 0, process.stderr[-3000:]
         assert "Traceback" not in process.stderr
     now = rs.assert_consistent(work, params)
     assert sorted(now.versions) == ["1", "2"]
