@@ -22,8 +22,9 @@ TRAIN_RAN = "Running stage 'train'"
 
 
 @pytest.fixture
-def fork(project: Workspace, tmp_path: Path) -> Workspace:
-    return clone(project, tmp_path / "fork")
+def fork(project: Workspace, tmp_path: Path, warm_python: dict[str, str]) -> Workspace:
+    """A copy of the module's project whose stages start warm, as the project's do."""
+    return warmed(clone(project, tmp_path / "fork"), warm_python)
 
 
 def recorded(workspace: Workspace) -> str:

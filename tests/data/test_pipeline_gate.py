@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from tabular_mlops.core.lineage import file_md5
-from tests.e2e.conftest import Workspace
+from tests.e2e.conftest import Workspace, warmed
 from tests.support import columns_of, load_params_at_root, outside
 from tests.trained import private_copy
 
@@ -20,9 +20,9 @@ COLUMN = columns_of(PARAMS.data, "number", "integer", where=lambda s: s.range is
 
 
 def test_contract_failure_stops_repro_before_prepare_and_keeps_the_model(
-    trained_template: Workspace, tmp_path
+    trained_template: Workspace, tmp_path, warm_python
 ):
-    fork = private_copy(trained_template, tmp_path / "repo")
+    fork = warmed(private_copy(trained_template, tmp_path / "repo"), warm_python)
     path = fork.path
     model = path / PARAMS.paths.model
     model_before, lock_before = file_md5(model), (path / "dvc.lock").read_bytes()

@@ -17,6 +17,7 @@ import pytest
 
 from tabular_mlops.core.params import load_params
 from tabular_mlops.serving.smoke import free_port, start_service, stop, wait_ready
+from tests.e2e.warm_client import SOCKET_ENV, venv_of
 from tests.support import first, typical_row
 from tests.trained import built_once
 
@@ -145,11 +146,15 @@ def service(tmp_path_factory, store_env) -> Iterator[Service]:
     assert process.returncode in (0, -15), (work / "service.out").read_text()
 
 
-def run_serve(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """The service run to completion (for the cases where it must refuse to start)."""
+def run_serve(
+    args: list[str], env: dict[str, str], warm: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """The service run to completion (for the cases where it must refuse to start), started
+    warm (tests/e2e/warm.py): the session's `service` is the one started cold."""
+    python = venv_of(warm) / "bin" / "python"
     return subprocess.run(
-        [sys.executable, "-m", "tabular_mlops.serving.app", "--port", str(free_port()), *args],
-        env={**os.environ, **env},
+        [str(python), "-m", "tabular_mlops.serving.app", "--port", str(free_port()), *args],
+        env={**os.environ, **env, SOCKET_ENV: warm[SOCKET_ENV]},
         capture_output=True,
         text=True,
         timeout=120,

@@ -173,13 +173,16 @@ def test_a_model_of_another_task_is_refused_in_one_line(
     assert str(raised.value) == f"m.pkl: {message}"
 
 
-def test_serving_a_model_of_another_task_exits_2_with_one_line(params, tmp_path) -> None:
+def test_serving_a_model_of_another_task_exits_2_with_one_line(
+    params, tmp_path, warm_python
+) -> None:
     """The configured params.yaml, a model file of another task (regression unless it is)."""
     other = "binary" if params.data.task == "regression" else "regression"
     pipeline, _, _ = fitted(other, "linear")
     path = tmp_path / "other.pkl"
     joblib.dump(pipeline, path)
-    done = run_serve(["--params", str(ROOT / "params.yaml"), "--model-path", str(path)], {})
+    args = ["--params", str(ROOT / "params.yaml"), "--model-path", str(path)]
+    done = run_serve(args, {}, warm_python)
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: {path}: a ")

@@ -289,16 +289,18 @@ def test_prediction_log_has_one_line_per_scored_record(service, records) -> None
     assert line["time"].endswith("Z")
 
 
-def test_refuses_to_start_when_the_alias_does_not_resolve(store_env) -> None:
-    done = run_serve(["--model-uri", f"models:/{NAME}@nosuch"], store_env)
+def test_refuses_to_start_when_the_alias_does_not_resolve(store_env, warm_python) -> None:
+    done = run_serve(["--model-uri", f"models:/{NAME}@nosuch"], store_env, warm_python)
     assert done.returncode == 2
     assert done.stderr.startswith(f"error: models:/{NAME}@nosuch")
     assert len(done.stderr.strip().splitlines()) == 1
 
 
-def test_refuses_to_start_when_the_model_file_does_not_exist(store_env, tmp_path) -> None:
+def test_refuses_to_start_when_the_model_file_does_not_exist(
+    store_env, tmp_path, warm_python
+) -> None:
     missing = tmp_path / "nope.pkl"
-    done = run_serve(["--model-path", str(missing)], store_env)
+    done = run_serve(["--model-path", str(missing)], store_env, warm_python)
     assert done.returncode == 2
     assert done.stderr.strip() == f"error: {missing}: model file not found (run `make repro`)"
 

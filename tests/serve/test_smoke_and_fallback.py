@@ -14,14 +14,19 @@ from tabular_mlops.core.task import model_scores
 from tabular_mlops.serving.compiled import TOLERANCE, compile_checked
 from tabular_mlops.serving.model import ServedModel, build_features, contract_nullable
 from tabular_mlops.stages.train import fit
+from tests.e2e.warm_client import SOCKET_ENV, venv_of
 from tests.serve.conftest import IDS, NAME, ROOT
 from tests.serve.synthetic import FAMILIES, train_params
 
 
-def smoke(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+def smoke(
+    env: dict[str, str], warm: dict[str, str], *args: str
+) -> subprocess.CompletedProcess[str]:
+    """`python -m tabular_mlops.serving.smoke` started warm (tests/e2e/warm.py), so the service
+    it starts with its own interpreter starts warm too."""
     return subprocess.run(
-        [sys.executable, "-m", "tabular_mlops.serving.smoke", *args],
-        env={**os.environ, **env},
+        [str(venv_of(warm) / "bin" / "python"), "-m", "tabular_mlops.serving.smoke", *args],
+        env={**os.environ, **env, SOCKET_ENV: warm[SOCKET_ENV]},
         capture_output=True,
         text=True,
         timeout=180,
@@ -30,16 +35,16 @@ def smoke(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.pipeline
-def test_smoke_passes_against_the_champion(store_env) -> None:
-    done = smoke(store_env)
+def test_smoke_passes_against_the_champion(store_env, warm_python) -> None:
+    done = smoke(store_env, warm_python)
     assert done.returncode == 0, done.stderr
     assert "smoke: the service answered" in done.stdout
 
 
 @pytest.mark.pipeline
-def test_smoke_fails_when_there_is_no_champion(store_env) -> None:
+def test_smoke_fails_when_there_is_no_champion(store_env, warm_python) -> None:
     uri = f"models:/{NAME}@nosuch"
-    done = smoke({**store_env, "MODEL_URI": uri})
+    done = smoke({**store_env, "MODEL_URI": uri}, warm_python)
     assert done.returncode == 2
     assert uri in done.stderr
     assert done.stderr.strip().splitlines()[-1].startswith("error: ")

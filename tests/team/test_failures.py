@@ -13,7 +13,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ import psutil
 import pytest
 
 from tabular_mlops.team.processes import port_answers, session_id
+from tests.e2e.warm_client import venv_of
 from tests.team.conftest import Clone, new_clone
 from tests.team_servers import RunningTeam, client_credentials, running_team, team_command
 from tests.workflows.conftest import set_param
@@ -81,9 +81,8 @@ def test_a_wrong_password_is_one_line_for_promote_and_serve_and_changes_nothing(
     wrong = with_env(clone, MLFLOW_TRACKING_PASSWORD="wrong")
 
     promoted = wrong.make("promote", check=False)
-    served = wrong.run(
-        sys.executable, "-m", "tabular_mlops.serving.app", "--port", "0", check=False
-    )
+    python = venv_of(wrong.env) / "bin" / "python"
+    served = wrong.run(str(python), "-m", "tabular_mlops.serving.app", "--port", "0", check=False)
 
     for done in (promoted, served):
         assert done.returncode == 2
@@ -103,7 +102,7 @@ def test_a_server_killed_while_track_logs_and_down_for_promote_leaves_nothing_ha
     client = team.client()
     [experiment] = [e for e in client.search_experiments() if e.name == name]
     track = subprocess.Popen(
-        [sys.executable, "-m", "tabular_mlops.stages.track"],
+        [str(venv_of(clone.env) / "bin" / "python"), "-m", "tabular_mlops.stages.track"],
         cwd=clone.path,
         env=clone.env,
         stdout=subprocess.PIPE,
