@@ -6,7 +6,8 @@ own work. In the child every write counts: a file opened for writing (before the
 again once the empty file exists), a rename or replace, a removal, a directory made, a mode
 change, a database commit. At the Nth the child ends with `os._exit`: no `finally` block, no
 `atexit`, no buffer flushed, as after SIGKILL. Page-cache contents survive, as they do when a
-process (not the machine) dies.
+process (not the machine) dies. `together` forks several such children, none killed, and
+releases them at the same moment, for the tests of two commands at once.
 """
 
 from __future__ import annotations

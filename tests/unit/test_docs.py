@@ -42,6 +42,8 @@ TARGET = re.compile(r"^([A-Za-z0-9][\w-]*)\s*:(?!=)", re.MULTILINE)
 SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*:")
 OUTPUT = re.compile(r"^[\w.-]+: ")
 TREE_CHARS = "│├└─ "
+PIPE = re.compile(r"(?<!\\)\|")
+DELIMITER_ROW = re.compile(r"^\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$")
 
 
 def inline_children(text: str) -> Iterator:
@@ -219,6 +221,28 @@ def tree_paths(text: str) -> list[str]:
     return paths
 
 
+def row_cells(line: str) -> int:
+    """A table row's cells, split as GitHub splits them: at each pipe not escaped."""
+    inner = line.strip().removeprefix("|").removesuffix("|")
+    return len(PIPE.split(inner))
+
+
+def ragged_rows(text: str) -> set[str]:
+    """Table rows with more or fewer cells than their header: GitHub drops the extra cells (and
+    pads the missing ones), so what such a row says is not what the page shows."""
+    found, lines, fenced = set(), text.splitlines(), False
+    for index, line in enumerate(lines):
+        fenced ^= line.lstrip().startswith(("```", "~~~"))
+        below = lines[index + 1] if index + 1 < len(lines) else ""
+        if fenced or "|" not in line or not DELIMITER_ROW.match(below):
+            continue
+        width = row_cells(line)
+        for row in itertools.takewhile(lambda r: "|" in r, lines[index + 2 :]):
+            if row_cells(row) != width:
+                found.add(row.strip()[:60])
+    return found
+
+
 def offenders(check: typing.Callable[[Path, str], set[str]]) -> list[tuple[str, str]]:
     """(page, item) for every item `check` finds wrong on every page."""
     return [
@@ -253,6 +277,11 @@ def test_every_relative_link_and_anchor_resolves() -> None:
 def test_every_params_key_named_exists() -> None:
     found = offenders(lambda _, text: unknown_keys(text))
     assert not found, f"params.yaml keys the params dataclasses do not have: {found}"
+
+
+def test_every_table_row_has_as_many_cells_as_its_header() -> None:
+    found = offenders(lambda _, text: ragged_rows(text))
+    assert not found, f"table rows whose cells GitHub would drop or pad: {found}"
 
 
 def test_every_path_in_the_tree_exists() -> None:
@@ -298,6 +327,12 @@ Run `make no-such-target`, then `make repro`, and read `src/tabular_mlops/core/n
 ```bash
 make repro && make another-missing-target
 ```
+
+| column | what it holds |
+|---|---|
+| `a` | one cell too many | 3 |
+| `b` | an escaped \\| pipe |
+| `c` |
 """
 
 
@@ -308,6 +343,7 @@ def test_each_check_catches_a_planted_mistake() -> None:
     assert missing_paths(PLANTED) == {"src/tabular_mlops/core/nowhere.py"}
     assert broken_links(page, PLANTED) == {"#nowhere", "missing.md", "../README.md#nowhere"}
     assert unknown_keys(PLANTED) == {"train.no_such_key", "train.<family>.seed"}
+    assert ragged_rows(PLANTED) == {"| `a` | one cell too many | 3 |", "| `c` |"}
     assert anchors("# `make init` & it's\n## Twice\n## Twice\n") == {
         "make-init--its",
         "twice",
