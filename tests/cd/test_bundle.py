@@ -22,7 +22,7 @@ from tabular_mlops.ct import promote
 from tabular_mlops.serving import smoke
 from tabular_mlops.serving.smoke import free_port, request, stop, wait_ready
 from tests.cd.conftest import Workspace, make, outputs, params_of, registry_client
-from tests.e2e.warm_client import venv_of
+from tests.e2e.warm_client import python_of
 from tests.in_process import run_main
 
 pytestmark = pytest.mark.pipeline
@@ -196,15 +196,10 @@ def test_a_version_without_its_md5_tag_is_not_bundled(
     assert bundled(registered) == local_bundle["manifest"]
 
 
-def python(workspace: Workspace) -> str:
-    """The workspace's `python`: the warm server's shim (tests/e2e/warm.py), a real process."""
-    return str(venv_of(workspace.env) / "bin" / "python")
-
-
 def serve(workspace: Workspace, model: Path) -> subprocess.CompletedProcess[str]:
     """The service started on `model`, run until it exits (it must refuse to start)."""
     return subprocess.run(
-        [python(workspace), "-m", "tabular_mlops.serving.app", "--port", str(free_port())],
+        [python_of(workspace.env), "-m", "tabular_mlops.serving.app", "--port", str(free_port())],
         cwd=workspace.path,
         env={**workspace.env, "MODEL_PATH": str(model)},
         capture_output=True,
@@ -276,7 +271,7 @@ def test_version_of_a_registry_model_names_its_md5_and_history(
     port = free_port()
     name = params_of(registered).track.registered_model
     process = subprocess.Popen(
-        [python(registered), "-m", "tabular_mlops.serving.app", "--port", str(port)],
+        [python_of(registered.env), "-m", "tabular_mlops.serving.app", "--port", str(port)],
         cwd=registered.path,
         env={**registered.env, "MODEL_URI": f"models:/{name}@challenger", "MODEL_PATH": ""},
         stdout=subprocess.DEVNULL,

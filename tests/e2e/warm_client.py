@@ -96,3 +96,9 @@ def venv_of(env: dict[str, str]) -> Path:
     server, else this interpreter's."""
     warm = env.get(SOCKET_ENV)
     return Path(warm).parent / "venv" if warm else Path(sys.prefix)
+
+
+def python_of(env: dict[str, str]) -> str:
+    """The `python` a command started in `env` runs: the warm server's shim if `env` names a
+    server (a real process, forked from the server), else this interpreter."""
+    return str(venv_of(env) / "bin" / "python")

@@ -17,7 +17,7 @@ import pytest
 
 from tabular_mlops.core.params import load_params
 from tabular_mlops.serving.smoke import free_port, start_service, stop, wait_ready
-from tests.e2e.warm_client import SOCKET_ENV, venv_of
+from tests.e2e.warm_client import SOCKET_ENV, python_of
 from tests.support import first, typical_row
 from tests.trained import built_once
 
@@ -151,9 +151,8 @@ def run_serve(
 ) -> subprocess.CompletedProcess[str]:
     """The service run to completion (for the cases where it must refuse to start), started
     warm (tests/e2e/warm.py): the session's `service` is the one started cold."""
-    python = venv_of(warm) / "bin" / "python"
     return subprocess.run(
-        [str(python), "-m", "tabular_mlops.serving.app", "--port", str(free_port()), *args],
+        [python_of(warm), "-m", "tabular_mlops.serving.app", "--port", str(free_port()), *args],
         env={**os.environ, **env, SOCKET_ENV: warm[SOCKET_ENV]},
         capture_output=True,
         text=True,

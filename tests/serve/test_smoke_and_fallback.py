@@ -14,7 +14,7 @@ from tabular_mlops.core.task import model_scores
 from tabular_mlops.serving.compiled import TOLERANCE, compile_checked
 from tabular_mlops.serving.model import ServedModel, build_features, contract_nullable
 from tabular_mlops.stages.train import fit
-from tests.e2e.warm_client import SOCKET_ENV, venv_of
+from tests.e2e.warm_client import SOCKET_ENV, python_of
 from tests.serve.conftest import IDS, NAME, ROOT
 from tests.serve.synthetic import FAMILIES, train_params
 
@@ -25,7 +25,7 @@ def smoke(
     """`python -m tabular_mlops.serving.smoke` started warm (tests/e2e/warm.py), so the service
     it starts with its own interpreter starts warm too."""
     return subprocess.run(
-        [str(venv_of(warm) / "bin" / "python"), "-m", "tabular_mlops.serving.smoke", *args],
+        [python_of(warm), "-m", "tabular_mlops.serving.smoke", *args],
         env={**os.environ, **env, SOCKET_ENV: warm[SOCKET_ENV]},
         capture_output=True,
         text=True,

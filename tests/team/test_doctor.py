@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.warm_client import SOCKET_ENV, venv_of
+from tests.e2e.warm_client import SOCKET_ENV, python_of
 from tests.team_servers import RunningTeam
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,7 +60,7 @@ def command(
     full = clean_env() | env | {SOCKET_ENV: warm[SOCKET_ENV]}
     full["PATH"] = warm["PATH"] + full["PATH"]
     return subprocess.run(
-        [str(venv_of(full) / "bin" / "python"), "-m", module, *args],
+        [python_of(full), "-m", module, *args],
         cwd=cwd,
         env=full,
         capture_output=True,

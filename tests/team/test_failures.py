@@ -23,7 +23,7 @@ import psutil
 import pytest
 
 from tabular_mlops.team.processes import port_answers, session_id
-from tests.e2e.warm_client import venv_of
+from tests.e2e.warm_client import python_of
 from tests.team.conftest import Clone, new_clone
 from tests.team_servers import RunningTeam, client_credentials, running_team, team_command
 from tests.workflows.conftest import set_param
@@ -81,8 +81,9 @@ def test_a_wrong_password_is_one_line_for_promote_and_serve_and_changes_nothing(
     wrong = with_env(clone, MLFLOW_TRACKING_PASSWORD="wrong")
 
     promoted = wrong.make("promote", check=False)
-    python = venv_of(wrong.env) / "bin" / "python"
-    served = wrong.run(str(python), "-m", "tabular_mlops.serving.app", "--port", "0", check=False)
+    served = wrong.run(
+        python_of(wrong.env), "-m", "tabular_mlops.serving.app", "--port", "0", check=False
+    )
 
     for done in (promoted, served):
         assert done.returncode == 2
@@ -102,7 +103,7 @@ def test_a_server_killed_while_track_logs_and_down_for_promote_leaves_nothing_ha
     client = team.client()
     [experiment] = [e for e in client.search_experiments() if e.name == name]
     track = subprocess.Popen(
-        [str(venv_of(clone.env) / "bin" / "python"), "-m", "tabular_mlops.stages.track"],
+        [python_of(clone.env), "-m", "tabular_mlops.stages.track"],
         cwd=clone.path,
         env=clone.env,
         stdout=subprocess.PIPE,
