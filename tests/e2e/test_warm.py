@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psutil
 
-from tests.e2e.warm_client import SOCKET_ENV, venv_of
+from tests.e2e.warm_client import SOCKET_ENV, python_of
 
 PROBE = """
 import os, signal, sys, time
@@ -41,8 +41,7 @@ def start(warm: dict[str, str], folder: Path, sleep: float) -> subprocess.Popen[
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     env |= {SOCKET_ENV: warm[SOCKET_ENV], "PROBE_DIR": str(folder), "PROBE_SLEEP": str(sleep)}
     env["PATH"] = warm["PATH"] + env["PATH"]
-    python = venv_of(env) / "bin" / "python"
-    argv = [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_probe.py"]
+    argv = [python_of(env), "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_probe.py"]
     return subprocess.Popen(
         argv, cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
